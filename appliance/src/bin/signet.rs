@@ -1,0 +1,413 @@
+//! `signet`: the administrator's command line, over a node's REST API.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use hyper::Method;
+use serde_json::{Value, json};
+use signet_appliance::client::{ApiClient, CliFile};
+
+#[derive(Parser)]
+#[command(name = "signet", version, about = "Administer a Signet cluster")]
+struct Cli {
+    /// The node's data directory, holding cli.json (default ./signet-data).
+    #[arg(long, global = true, env = "SIGNET_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Top,
+}
+
+#[derive(Subcommand)]
+enum Top {
+    /// Cluster membership.
+    #[command(subcommand)]
+    Cluster(ClusterCmd),
+    /// Managed domains.
+    #[command(subcommand)]
+    Domain(DomainCmd),
+    /// Internal and external users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Learn Mode: process and log mail as policy says, but deliver it unchanged.
+    LearnMode {
+        #[arg(value_parser = ["on", "off", "status"])]
+        action: String,
+    },
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum ClusterCmd {
+    /// Members, and whether this server participates in a cluster.
+    Status,
+    /// Issue a one-time token another server uses to join this cluster.
+    Token {
+        #[arg(long, default_value_t = 3600)]
+        ttl_secs: u64,
+    },
+    /// Join the cluster that issued TOKEN. This server's own data is erased.
+    Join { token: String },
+    /// Remove a member; it then runs standalone.
+    Remove { node_id: u64 },
+}
+
+#[derive(Subcommand)]
+enum DomainCmd {
+    Add { name: String },
+    List,
+    Remove { name: String },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add a user; internal or external follows from the managed domains unless given.
+    Add {
+        email: String,
+        #[arg(long, conflicts_with = "internal")]
+        external: bool,
+        #[arg(long)]
+        internal: bool,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    List,
+    Show {
+        email: String,
+    },
+    Remove {
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Committed writes/s and latency on a 3-member loopback cluster, and failover time.
+    Raft(signet_appliance::bench::RaftBenchArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("signet: error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("signet: error: {}", signet_appliance::daemon::one_line(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn data_dir(cli: &Cli) -> PathBuf {
+    cli.data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("signet-data"))
+}
+
+fn client(cli: &Cli) -> anyhow::Result<ApiClient> {
+    ApiClient::from_file(&CliFile::read(&data_dir(cli))?)
+}
+
+fn print(json_out: bool, value: &Value, text: impl FnOnce(&Value) -> String) {
+    if json_out {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
+    } else {
+        let t = text(value);
+        if !t.is_empty() {
+            println!("{t}");
+        }
+    }
+}
+
+fn enc(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let j = cli.json;
+    match &cli.command {
+        Top::Bench(BenchCmd::Raft(args)) => signet_appliance::bench::raft(args.clone()).await,
+        Top::Cluster(cmd) => cluster(&cli, cmd).await,
+        Top::Domain(cmd) => {
+            let api = client(&cli)?;
+            match cmd {
+                DomainCmd::Add { name } => {
+                    let v = api.post("/api/v1/domains", json!({ "name": name })).await?;
+                    print(j, &v, |v| {
+                        format!("added managed domain {}", v["name"].as_str().unwrap_or(""))
+                    });
+                }
+                DomainCmd::List => {
+                    let v = api.get("/api/v1/domains").await?;
+                    print(j, &v, |v| names(v, "name"));
+                }
+                DomainCmd::Remove { name } => {
+                    let v = api
+                        .call(
+                            Method::DELETE,
+                            &format!("/api/v1/domains/{}", enc(name)),
+                            None,
+                        )
+                        .await?;
+                    print(j, &v, |_| format!("removed managed domain {name}"));
+                }
+            }
+            Ok(())
+        }
+        Top::User(cmd) => {
+            let api = client(&cli)?;
+            match cmd {
+                UserCmd::Add {
+                    email,
+                    external,
+                    internal,
+                    name,
+                } => {
+                    let kind = if *external {
+                        json!("external")
+                    } else if *internal {
+                        json!("internal")
+                    } else {
+                        Value::Null
+                    };
+                    let v = api
+                        .post(
+                            "/api/v1/users",
+                            json!({ "email": email, "kind": kind, "display_name": name }),
+                        )
+                        .await?;
+                    print(j, &v, |v| {
+                        format!(
+                            "added {} user {}",
+                            v["kind"].as_str().unwrap_or(""),
+                            v["email"].as_str().unwrap_or("")
+                        )
+                    });
+                }
+                UserCmd::List => {
+                    let v = api.get("/api/v1/users").await?;
+                    print(j, &v, |v| {
+                        v.as_array()
+                            .map(|a| {
+                                a.iter()
+                                    .map(|u| {
+                                        format!(
+                                            "{:<40} {}",
+                                            u["email"].as_str().unwrap_or(""),
+                                            u["kind"].as_str().unwrap_or("")
+                                        )
+                                    })
+                                    .collect::<Vec<_>>()
+                                    .join("\n")
+                            })
+                            .unwrap_or_default()
+                    });
+                }
+                UserCmd::Show { email } => {
+                    let v = api.get(&format!("/api/v1/users/{}", enc(email))).await?;
+                    print(j, &v, |v| {
+                        format!(
+                            "email: {}\nkind:  {}\nname:  {}\nkeys:  {}",
+                            v["email"].as_str().unwrap_or(""),
+                            v["kind"].as_str().unwrap_or(""),
+                            v["display_name"].as_str().unwrap_or("-"),
+                            v["keys"].as_array().map(Vec::len).unwrap_or(0)
+                        )
+                    });
+                }
+                UserCmd::Remove { email } => {
+                    let v = api
+                        .call(
+                            Method::DELETE,
+                            &format!("/api/v1/users/{}", enc(email)),
+                            None,
+                        )
+                        .await?;
+                    print(j, &v, |_| format!("removed user {email}"));
+                }
+            }
+            Ok(())
+        }
+        Top::LearnMode { action } => {
+            let api = client(&cli)?;
+            let v = match action.as_str() {
+                "on" => {
+                    api.call(
+                        Method::PUT,
+                        "/api/v1/settings/learn-mode",
+                        Some(json!({ "learn_mode": true })),
+                    )
+                    .await?
+                }
+                "off" => {
+                    api.call(
+                        Method::PUT,
+                        "/api/v1/settings/learn-mode",
+                        Some(json!({ "learn_mode": false })),
+                    )
+                    .await?
+                }
+                _ => api.get("/api/v1/settings/learn-mode").await?,
+            };
+            print(j, &v, |v| {
+                format!(
+                    "Learn Mode is {}",
+                    if v["learn_mode"].as_bool() == Some(true) {
+                        "on"
+                    } else {
+                        "off"
+                    }
+                )
+            });
+            Ok(())
+        }
+    }
+}
+
+fn names(v: &Value, field: &str) -> String {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x[field].as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+async fn cluster(cli: &Cli, cmd: &ClusterCmd) -> anyhow::Result<()> {
+    let j = cli.json;
+    let api = client(cli)?;
+    match cmd {
+        ClusterCmd::Status => {
+            let v = api.get("/api/v1/cluster").await?;
+            print(j, &v, status_text);
+        }
+        ClusterCmd::Token { ttl_secs } => {
+            let v = api
+                .post("/api/v1/cluster/tokens", json!({ "ttl_secs": ttl_secs }))
+                .await?;
+            print(j, &v, |v| v["token"].as_str().unwrap_or("").to_string());
+        }
+        ClusterCmd::Join { token } => {
+            let v = api
+                .post("/api/v1/cluster/join", json!({ "token": token }))
+                .await?;
+            let member = v["node_id"].as_u64().unwrap_or(0);
+            eprintln!(
+                "join accepted: this server is member {member} of cluster {}; erasing its old data and restarting",
+                v["cluster_id"].as_str().unwrap_or("")
+            );
+            let status = wait_until_voter(&data_dir(cli), member).await?;
+            print(j, &status, |s| format!("joined: {}", status_text(s)));
+        }
+        ClusterCmd::Remove { node_id } => {
+            let v = api
+                .call(
+                    Method::DELETE,
+                    &format!("/api/v1/cluster/members/{node_id}"),
+                    None,
+                )
+                .await?;
+            print(j, &v, |_| {
+                format!("removed member {node_id}; it now runs standalone")
+            });
+        }
+    }
+    Ok(())
+}
+
+/// After a join the node restarts with a new CLI token; poll until it is a voting member.
+async fn wait_until_voter(dir: &std::path::Path, member: u64) -> anyhow::Result<Value> {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut last = String::new();
+    loop {
+        let attempt = async {
+            let api = ApiClient::from_file(&CliFile::read(dir)?)?;
+            api.get("/api/v1/cluster").await
+        };
+        match attempt.await {
+            Ok(s) => {
+                let voter = s["members"].as_array().is_some_and(|m| {
+                    m.iter().any(|x| {
+                        x["node_id"].as_u64() == Some(member) && x["voter"].as_bool() == Some(true)
+                    })
+                });
+                if voter && s["pending"].is_null() && s["node_id"].as_u64() == Some(member) {
+                    return Ok(s);
+                }
+                let phase = if s["members"].as_array().is_none_or(|m| m.is_empty()) {
+                    "waiting for the sponsor"
+                } else {
+                    "replicating"
+                };
+                if phase != last {
+                    eprintln!("{phase}...");
+                    last = phase.to_string();
+                }
+            }
+            Err(_) if Instant::now() < deadline => {}
+            Err(e) => return Err(e).context("the node did not come back after the join"),
+        }
+        if Instant::now() >= deadline {
+            bail!("the join did not finish within 300 s; see the node's log");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn status_text(v: &Value) -> String {
+    let mut out = String::new();
+    if v["standalone"].as_bool() == Some(true) {
+        out.push_str("This server is not participating in a cluster.\n");
+    }
+    out.push_str(&format!(
+        "cluster {}  this member: {}{}\n",
+        v["cluster_id"].as_str().unwrap_or(""),
+        v["node_id"],
+        v["pending"]
+            .as_str()
+            .map(|p| format!("  (finishing {p})"))
+            .unwrap_or_default()
+    ));
+    for m in v["members"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "  member {:<4} {:<8} cluster {:<22} admin {}\n",
+            m["node_id"],
+            if m["voter"].as_bool() == Some(true) {
+                "voter"
+            } else {
+                "learner"
+            },
+            m["cluster_addr"].as_str().unwrap_or(""),
+            m["api_addr"].as_str().unwrap_or("")
+        ));
+    }
+    out.trim_end().to_string()
+}

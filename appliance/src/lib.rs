@@ -1,0 +1,7 @@
+//! Shared by `signetd` and `signet`: the daemon's configuration, the CLI's connection file, and
+//! the API client.
+
+pub mod bench;
+pub mod client;
+pub mod config;
+pub mod daemon;

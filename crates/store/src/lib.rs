@@ -1,0 +1,31 @@
+//! Signet's state: replicated global data (openraft over the crate's storage trait, on sled) and
+//! each member's node-local data.
+//!
+//! - [`backend`]: the storage trait and its sled implementation; nothing else names sled.
+//! - [`command`] and [`state`]: typed commands, how each is applied, typed reads.
+//! - `log_store`, `state_machine`: openraft's storage v2 over the backend.
+//! - [`node`]: a running member: writes from any member, linearizable and local reads.
+//! - `membership`: join tokens, join, admission, removal.
+//! - `network`, `rpc`: member-to-member HTTPS with mutual TLS.
+//! - [`local`], [`secrets`], [`datadir`]: node-local data, sealing, the data directory.
+
+pub mod backend;
+pub mod command;
+pub mod datadir;
+mod error;
+pub mod local;
+mod log_store;
+mod membership;
+mod network;
+pub mod node;
+mod rpc;
+pub mod secrets;
+pub mod state;
+mod state_machine;
+pub mod types;
+
+pub use command::{Command, CommandOutcome, CommandOutput, Rejection};
+pub use error::StoreError;
+pub use membership::{IssuedJoinToken, JoinStarted, now_millis, replace_cli_token};
+pub use node::{ClusterStatus, Node, NodeOptions, RaftTuning, Started};
+pub use state::StateView;

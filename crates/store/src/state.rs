@@ -1,0 +1,459 @@
+//! The replicated state: its key space in one tree, the apply function for every command, and
+//! typed reads.
+//!
+//! Everything lives in one backend tree so that all of an apply call's writes, together with the
+//! new last-applied log id, go to disk as one atomic batch. Keys are `<table>/<key>`; values are
+//! postcard. Meta keys begin with a zero byte and are not part of snapshot data.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use signet_model::{
+    Administrator, Consumer, ConsumerKind, Dictionary, DictionaryEntry, ManagedDomain, NodeId,
+    Setting, SettingName,
+};
+
+use crate::StoreError;
+use crate::backend::{Batch, Pair, Tree};
+use crate::command::{Command, CommandOutcome, CommandOutput, JoinTokenRecord, Rejection};
+
+pub(crate) mod keys {
+    pub const META_PREFIX: &[u8] = b"\x00";
+    pub const APPLIED: &[u8] = b"\x00applied";
+    pub const MEMBERSHIP: &[u8] = b"\x00membership";
+    pub const NEXT_NODE_ID: &[u8] = b"ctr/next-node-id";
+
+    pub const DOMAIN: &str = "dom/";
+    pub const CONSUMER: &str = "con/";
+    pub const ADMIN: &str = "adm/";
+    pub const SETTING: &str = "set/";
+    pub const DICTIONARY: &str = "dic/";
+    pub const DICTIONARY_ENTRY: &str = "die/";
+    pub const JOIN_TOKEN: &str = "jtk/";
+
+    pub fn key(table: &str, id: &str) -> Vec<u8> {
+        [table.as_bytes(), id.as_bytes()].concat()
+    }
+
+    /// Entries of one dictionary share the prefix `die/<name>\0`, so a dictionary name that is a
+    /// prefix of another never mixes their entries.
+    pub fn dictionary_entries(name: &str) -> Vec<u8> {
+        [DICTIONARY_ENTRY.as_bytes(), name.as_bytes(), b"\0"].concat()
+    }
+
+    pub fn dictionary_entry(name: &str, entry: &str) -> Vec<u8> {
+        [dictionary_entries(name).as_slice(), entry.as_bytes()].concat()
+    }
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    postcard::to_allocvec(value).map_err(|e| StoreError::Decode(format!("encode: {e}")))
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Decode(e.to_string()))
+}
+
+/// Pending writes over the tree: reads see them, and they reach the tree as one batch.
+pub(crate) struct Txn<'a> {
+    tree: &'a dyn Tree,
+    overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl<'a> Txn<'a> {
+    pub(crate) fn new(tree: &'a dyn Tree) -> Self {
+        Txn {
+            tree,
+            overlay: BTreeMap::new(),
+        }
+    }
+
+    fn get_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.overlay.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => self.tree.get(key),
+        }
+    }
+
+    fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+        self.get_raw(key)?.map(|v| decode(&v)).transpose()
+    }
+
+    fn exists(&self, key: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.get_raw(key)?.is_some())
+    }
+
+    pub(crate) fn put<T: Serialize>(&mut self, key: Vec<u8>, value: &T) -> Result<(), StoreError> {
+        self.overlay.insert(key, Some(encode(value)?));
+        Ok(())
+    }
+
+    fn delete(&mut self, key: Vec<u8>) {
+        self.overlay.insert(key, None);
+    }
+
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Pair>, StoreError> {
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
+            self.tree.scan_prefix(prefix)?.into_iter().collect();
+        for (k, v) in self.overlay.range(prefix.to_vec()..) {
+            if !k.starts_with(prefix) {
+                break;
+            }
+            match v {
+                Some(v) => merged.insert(k.clone(), v.clone()),
+                None => merged.remove(k),
+            };
+        }
+        Ok(merged.into_iter().collect())
+    }
+
+    pub(crate) fn into_batch(self) -> Batch {
+        let mut batch = Batch::default();
+        for (k, v) in self.overlay {
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
+        }
+        batch
+    }
+}
+
+/// Applies one command. `Err` is a storage failure (fatal to the member); a refused command is an
+/// `Ok(Err(rejection))` and leaves the transaction untouched.
+pub(crate) fn apply(txn: &mut Txn<'_>, command: &Command) -> Result<CommandOutcome, StoreError> {
+    use keys::*;
+    let done = Ok(Ok(CommandOutput::Done));
+    match command {
+        Command::AddManagedDomain { name, at } => {
+            let k = key(DOMAIN, name);
+            if txn.exists(&k)? {
+                return Ok(Err(Rejection::AlreadyExists(format!(
+                    "managed domain {name}"
+                ))));
+            }
+            txn.put(
+                k,
+                &ManagedDomain {
+                    name: name.clone(),
+                    added_at: *at,
+                },
+            )?;
+            done
+        }
+        Command::RemoveManagedDomain { name } => {
+            let k = key(DOMAIN, name);
+            if !txn.exists(&k)? {
+                return Ok(Err(Rejection::NotFound(format!("managed domain {name}"))));
+            }
+            let internal = consumers_in(txn, name, ConsumerKind::Internal)?;
+            if internal > 0 {
+                return Ok(Err(Rejection::Conflict(format!(
+                    "managed domain {name} still has {internal} internal user(s); remove them first"
+                ))));
+            }
+            txn.delete(k);
+            done
+        }
+        Command::AddConsumer { consumer } => {
+            let k = key(CONSUMER, &consumer.email.key());
+            if txn.exists(&k)? {
+                return Ok(Err(Rejection::AlreadyExists(format!(
+                    "user {}",
+                    consumer.email
+                ))));
+            }
+            if let Some(r) = kind_mismatch(txn, consumer)? {
+                return Ok(Err(r));
+            }
+            txn.put(k, consumer)?;
+            done
+        }
+        Command::UpdateConsumer { consumer } => {
+            let k = key(CONSUMER, &consumer.email.key());
+            if !txn.exists(&k)? {
+                return Ok(Err(Rejection::NotFound(format!("user {}", consumer.email))));
+            }
+            if let Some(r) = kind_mismatch(txn, consumer)? {
+                return Ok(Err(r));
+            }
+            txn.put(k, consumer)?;
+            done
+        }
+        Command::RemoveConsumer { email } => {
+            let k = key(CONSUMER, &email.key());
+            if !txn.exists(&k)? {
+                return Ok(Err(Rejection::NotFound(format!("user {email}"))));
+            }
+            txn.delete(k);
+            done
+        }
+        Command::AddAdministrator { admin } => {
+            let k = key(ADMIN, &admin.login);
+            if txn.exists(&k)? {
+                return Ok(Err(Rejection::AlreadyExists(format!(
+                    "administrator {}",
+                    admin.login
+                ))));
+            }
+            txn.put(k, admin)?;
+            done
+        }
+        Command::RemoveAdministrator { login } => {
+            let k = key(ADMIN, login);
+            if !txn.exists(&k)? {
+                return Ok(Err(Rejection::NotFound(format!("administrator {login}"))));
+            }
+            txn.delete(k);
+            done
+        }
+        Command::AddApiToken { login, token } => {
+            let k = key(ADMIN, login);
+            let Some(mut admin) = txn.get::<Administrator>(&k)? else {
+                return Ok(Err(Rejection::NotFound(format!("administrator {login}"))));
+            };
+            admin.api_tokens.push(token.clone());
+            txn.put(k, &admin)?;
+            done
+        }
+        Command::SetSetting { setting } => {
+            txn.put(key(SETTING, setting.name().as_str()), setting)?;
+            done
+        }
+        Command::CreateDictionary { dictionary } => {
+            let k = key(DICTIONARY, &dictionary.name);
+            if txn.exists(&k)? {
+                return Ok(Err(Rejection::AlreadyExists(format!(
+                    "dictionary {}",
+                    dictionary.name
+                ))));
+            }
+            txn.put(k, dictionary)?;
+            done
+        }
+        Command::DeleteDictionary { name } => {
+            let k = key(DICTIONARY, name);
+            let Some(dictionary) = txn.get::<Dictionary>(&k)? else {
+                return Ok(Err(Rejection::NotFound(format!("dictionary {name}"))));
+            };
+            if dictionary.factory {
+                return Ok(Err(Rejection::Conflict(format!(
+                    "dictionary {name} comes with the product and cannot be deleted"
+                ))));
+            }
+            for (entry_key, _) in txn.scan_prefix(&dictionary_entries(name))? {
+                txn.delete(entry_key);
+            }
+            txn.delete(k);
+            done
+        }
+        Command::AddDictionaryEntries { name, entries } => {
+            if !txn.exists(&key(DICTIONARY, name))? {
+                return Ok(Err(Rejection::NotFound(format!("dictionary {name}"))));
+            }
+            let mut added = 0;
+            for entry in entries {
+                let k = dictionary_entry(name, entry.as_str());
+                if !txn.exists(&k)? {
+                    txn.put(k, &())?;
+                    added += 1;
+                }
+            }
+            Ok(Ok(CommandOutput::Count(added)))
+        }
+        Command::RemoveDictionaryEntries { name, entries } => {
+            if !txn.exists(&key(DICTIONARY, name))? {
+                return Ok(Err(Rejection::NotFound(format!("dictionary {name}"))));
+            }
+            let mut removed = 0;
+            for entry in entries {
+                let k = dictionary_entry(name, entry.as_str());
+                if txn.exists(&k)? {
+                    txn.delete(k);
+                    removed += 1;
+                }
+            }
+            Ok(Ok(CommandOutput::Count(removed)))
+        }
+        Command::IssueJoinToken { token } => {
+            txn.put(key(JOIN_TOKEN, &token.secret_sha256_hex), token)?;
+            done
+        }
+        Command::ConsumeJoinToken {
+            secret_sha256_hex,
+            now,
+            cli_token,
+        } => {
+            let k = key(JOIN_TOKEN, secret_sha256_hex);
+            let Some(mut token) = txn.get::<JoinTokenRecord>(&k)? else {
+                return Ok(Err(Rejection::JoinToken(
+                    "this cluster did not issue it".into(),
+                )));
+            };
+            if let Some(node) = token.used_by {
+                return Ok(Err(Rejection::JoinToken(format!(
+                    "it was already used by member {node}"
+                ))));
+            }
+            if *now > token.expires_at {
+                return Ok(Err(Rejection::JoinToken(
+                    "it has expired; issue a new one".into(),
+                )));
+            }
+            let node_id: NodeId = txn.get(NEXT_NODE_ID)?.unwrap_or(2);
+            txn.put(NEXT_NODE_ID.to_vec(), &(node_id + 1))?;
+            token.used_by = Some(node_id);
+            if let Some(cli_token) = cli_token {
+                let ak = key(ADMIN, &token.issued_by);
+                if let Some(mut admin) = txn.get::<Administrator>(&ak)? {
+                    admin.api_tokens.push(cli_token.clone());
+                    txn.put(ak, &admin)?;
+                }
+            }
+            txn.put(k, &token)?;
+            Ok(Ok(CommandOutput::NodeIdAllocated(node_id)))
+        }
+    }
+}
+
+fn consumers_in(txn: &Txn<'_>, domain: &str, kind: ConsumerKind) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for (_, v) in txn.scan_prefix(keys::CONSUMER.as_bytes())? {
+        let c: Consumer = decode(&v)?;
+        if c.kind == kind && c.email.domain() == domain {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Internal users belong to a managed domain, external users do not.
+fn kind_mismatch(txn: &Txn<'_>, c: &Consumer) -> Result<Option<Rejection>, StoreError> {
+    let managed = txn.exists(&keys::key(keys::DOMAIN, c.email.domain()))?;
+    Ok(match (c.kind, managed) {
+        (ConsumerKind::Internal, false) => Some(Rejection::Conflict(format!(
+            "{} cannot be an internal user: {} is not a managed domain",
+            c.email,
+            c.email.domain()
+        ))),
+        (ConsumerKind::External, true) => Some(Rejection::Conflict(format!(
+            "{} cannot be an external user: {} is a managed domain",
+            c.email,
+            c.email.domain()
+        ))),
+        _ => None,
+    })
+}
+
+/// Typed reads of the replicated state as this member has applied it. Cheap to clone.
+#[derive(Clone)]
+pub struct StateView {
+    tree: Arc<dyn Tree>,
+}
+
+impl StateView {
+    pub(crate) fn new(tree: Arc<dyn Tree>) -> Self {
+        StateView { tree }
+    }
+
+    fn get<T: DeserializeOwned>(&self, table: &str, id: &str) -> Result<Option<T>, StoreError> {
+        self.tree
+            .get(&keys::key(table, id))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    fn all<T: DeserializeOwned>(&self, table: &str) -> Result<Vec<T>, StoreError> {
+        self.tree
+            .scan_prefix(table.as_bytes())?
+            .iter()
+            .map(|(_, v)| decode(v))
+            .collect()
+    }
+
+    pub fn managed_domains(&self) -> Result<Vec<ManagedDomain>, StoreError> {
+        self.all(keys::DOMAIN)
+    }
+
+    pub fn managed_domain(&self, name: &str) -> Result<Option<ManagedDomain>, StoreError> {
+        self.get(keys::DOMAIN, name)
+    }
+
+    pub fn consumers(&self) -> Result<Vec<Consumer>, StoreError> {
+        self.all(keys::CONSUMER)
+    }
+
+    pub fn consumer(
+        &self,
+        email: &signet_model::EmailAddress,
+    ) -> Result<Option<Consumer>, StoreError> {
+        self.get(keys::CONSUMER, &email.key())
+    }
+
+    pub fn administrators(&self) -> Result<Vec<Administrator>, StoreError> {
+        self.all(keys::ADMIN)
+    }
+
+    pub fn administrator(&self, login: &str) -> Result<Option<Administrator>, StoreError> {
+        self.get(keys::ADMIN, login)
+    }
+
+    /// The administrator holding the API token with this SHA-256 digest.
+    pub fn administrator_by_token(
+        &self,
+        sha256_hex: &str,
+    ) -> Result<Option<Administrator>, StoreError> {
+        Ok(self
+            .administrators()?
+            .into_iter()
+            .find(|a| a.api_tokens.iter().any(|t| t.sha256_hex == sha256_hex)))
+    }
+
+    pub fn setting(&self, name: SettingName) -> Result<Setting, StoreError> {
+        Ok(self
+            .get(keys::SETTING, name.as_str())?
+            .unwrap_or_else(|| name.default_value()))
+    }
+
+    pub fn learn_mode(&self) -> Result<bool, StoreError> {
+        Ok(match self.setting(SettingName::LearnMode)? {
+            Setting::LearnMode(on) => on,
+        })
+    }
+
+    pub fn dictionaries(&self) -> Result<Vec<Dictionary>, StoreError> {
+        self.all(keys::DICTIONARY)
+    }
+
+    pub fn dictionary(&self, name: &str) -> Result<Option<Dictionary>, StoreError> {
+        self.get(keys::DICTIONARY, name)
+    }
+
+    pub fn dictionary_entries(&self, name: &str) -> Result<Vec<DictionaryEntry>, StoreError> {
+        let prefix = keys::dictionary_entries(name);
+        self.tree
+            .scan_prefix(&prefix)?
+            .into_iter()
+            .map(|(k, _)| {
+                let raw = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+                DictionaryEntry::parse(&raw).map_err(|e| StoreError::Decode(e.to_string()))
+            })
+            .collect()
+    }
+
+    pub fn dictionary_contains(
+        &self,
+        name: &str,
+        entry: &DictionaryEntry,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .tree
+            .get(&keys::dictionary_entry(name, entry.as_str()))?
+            .is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,409 @@
+//! `/api/v1` routes. Each handler: authenticate, check the permission, validate input with the
+//! model's constructors, then one store call.
+
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use signet_model::{
+    Administrator, Consumer, ConsumerKind, Dictionary, DictionaryEntry, EmailAddress,
+    ManagedDomain, Permission, Setting,
+};
+use signet_store::{Command, CommandOutput, now_millis};
+
+use crate::{AppState, Problem};
+
+type ApiResult = Result<Json<Value>, Problem>;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/cluster", get(cluster_status))
+        .route("/api/v1/cluster/tokens", post(issue_token))
+        .route("/api/v1/cluster/join", post(join))
+        .route("/api/v1/cluster/members/{id}", delete(remove_member))
+        .route("/api/v1/domains", get(list_domains).post(add_domain))
+        .route("/api/v1/domains/{name}", delete(remove_domain))
+        .route("/api/v1/users", get(list_users).post(add_user))
+        .route("/api/v1/users/{email}", get(show_user).delete(remove_user))
+        .route(
+            "/api/v1/settings/learn-mode",
+            get(learn_mode).put(set_learn_mode),
+        )
+        .route(
+            "/api/v1/dictionaries",
+            get(list_dictionaries).post(create_dictionary),
+        )
+        .route("/api/v1/dictionaries/{name}", delete(delete_dictionary))
+        .route(
+            "/api/v1/dictionaries/{name}/entries",
+            get(list_entries).post(add_entries),
+        )
+        .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such API route") })
+        .with_state(state)
+}
+
+/// The authenticated administrator making a request.
+pub struct Admin(pub Administrator);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                Problem::new(
+                    StatusCode::UNAUTHORIZED,
+                    "an API token is required (Authorization: Bearer ...)",
+                )
+            })?;
+        let digest = hex::encode(Sha256::digest(token.trim().as_bytes()));
+        match state.node.local().administrator_by_token(&digest)? {
+            Some(admin) => Ok(Admin(admin)),
+            None => Err(Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "the API token is not valid",
+            )),
+        }
+    }
+}
+
+impl Admin {
+    fn require(&self, permission: Permission) -> Result<(), Problem> {
+        if self.0.role.allows(permission) {
+            Ok(())
+        } else {
+            Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "administrator {} ({:?}) may not do this",
+                    self.0.login, self.0.role
+                ),
+            ))
+        }
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> ApiResult {
+    serde_json::to_value(value)
+        .map(Json)
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+async fn cluster_status(admin: Admin, State(s): State<AppState>) -> ApiResult {
+    admin.require(Permission::ViewSettings)?;
+    to_json(&s.node.status())
+}
+
+#[derive(Deserialize)]
+struct TokenRequest {
+    ttl_secs: Option<u64>,
+}
+
+async fn issue_token(
+    admin: Admin,
+    State(s): State<AppState>,
+    Json(req): Json<TokenRequest>,
+) -> ApiResult {
+    admin.require(Permission::ConfigureClustering)?;
+    let ttl = req.ttl_secs.unwrap_or(3600);
+    if !(60..=7 * 24 * 3600).contains(&ttl) {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "ttl_secs must be between 60 and 604800",
+        ));
+    }
+    to_json(
+        &s.node
+            .issue_join_token(&admin.0.login, Duration::from_secs(ttl))
+            .await?,
+    )
+}
+
+#[derive(Deserialize)]
+struct JoinBody {
+    token: String,
+}
+
+async fn join(admin: Admin, State(s): State<AppState>, Json(req): Json<JoinBody>) -> ApiResult {
+    admin.require(Permission::ConfigureClustering)?;
+    let started = s.node.join(&req.token).await?;
+    // The erased administrators' tokens die with the old data: hand the CLI on this machine
+    // the token the cluster now knows.
+    signet_store::replace_cli_token(s.node.data_dir(), &started.cli_token)?;
+    to_json(&started)
+}
+
+async fn remove_member(
+    admin: Admin,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    admin.require(Permission::ConfigureClustering)?;
+    let id: u64 = id.parse().map_err(|_| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{id:?} is not a member id"),
+        )
+    })?;
+    s.node.remove_member(id).await?;
+    Ok(Json(json!({ "removed": id })))
+}
+
+async fn list_domains(admin: Admin, State(s): State<AppState>) -> ApiResult {
+    admin.require(Permission::ViewSettings)?;
+    to_json(&s.node.read().await?.managed_domains()?)
+}
+
+#[derive(Deserialize)]
+struct DomainBody {
+    name: String,
+}
+
+async fn add_domain(
+    admin: Admin,
+    State(s): State<AppState>,
+    Json(req): Json<DomainBody>,
+) -> ApiResult {
+    admin.require(Permission::ConfigureSystem)?;
+    let name = ManagedDomain::normalize_name(&req.name)?;
+    s.node
+        .execute(Command::AddManagedDomain {
+            name: name.clone(),
+            at: now_millis(),
+        })
+        .await?;
+    Ok(Json(json!({ "name": name })))
+}
+
+async fn remove_domain(
+    admin: Admin,
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult {
+    admin.require(Permission::ConfigureSystem)?;
+    let name = ManagedDomain::normalize_name(&name)?;
+    s.node
+        .execute(Command::RemoveManagedDomain { name: name.clone() })
+        .await?;
+    Ok(Json(json!({ "removed": name })))
+}
+
+async fn list_users(admin: Admin, State(s): State<AppState>) -> ApiResult {
+    admin.require(Permission::ViewSettings)?;
+    to_json(&s.node.read().await?.consumers()?)
+}
+
+#[derive(Deserialize)]
+struct UserBody {
+    email: String,
+    kind: Option<ConsumerKind>,
+    display_name: Option<String>,
+}
+
+async fn add_user(admin: Admin, State(s): State<AppState>, Json(req): Json<UserBody>) -> ApiResult {
+    admin.require(Permission::AddUsers)?;
+    let email = EmailAddress::parse(&req.email)?;
+    let kind = match req.kind {
+        Some(kind) => kind,
+        // Managed domains decide internal versus external.
+        None if s
+            .node
+            .read()
+            .await?
+            .managed_domain(email.domain())?
+            .is_some() =>
+        {
+            ConsumerKind::Internal
+        }
+        None => ConsumerKind::External,
+    };
+    let display_name = match req.display_name.as_deref().map(str::trim) {
+        Some("") | None => None,
+        Some(n) if n.chars().count() > 128 || n.chars().any(char::is_control) => {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "display_name must be at most 128 printable characters",
+            ));
+        }
+        Some(n) => Some(n.to_string()),
+    };
+    let consumer = Consumer {
+        email,
+        kind,
+        display_name,
+        keys: Vec::new(),
+        created_at: now_millis(),
+    };
+    s.node
+        .execute(Command::AddConsumer {
+            consumer: consumer.clone(),
+        })
+        .await?;
+    to_json(&consumer)
+}
+
+async fn show_user(
+    admin: Admin,
+    State(s): State<AppState>,
+    Path(email): Path<String>,
+) -> ApiResult {
+    admin.require(Permission::ViewSettings)?;
+    let email = EmailAddress::parse(&email)?;
+    match s.node.read().await?.consumer(&email)? {
+        Some(c) => to_json(&c),
+        None => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("user {email} not found"),
+        )),
+    }
+}
+
+async fn remove_user(
+    admin: Admin,
+    State(s): State<AppState>,
+    Path(email): Path<String>,
+) -> ApiResult {
+    admin.require(Permission::AddUsers)?;
+    let email = EmailAddress::parse(&email)?;
+    s.node
+        .execute(Command::RemoveConsumer {
+            email: email.clone(),
+        })
+        .await?;
+    Ok(Json(json!({ "removed": email })))
+}
+
+async fn learn_mode(admin: Admin, State(s): State<AppState>) -> ApiResult {
+    admin.require(Permission::ViewSettings)?;
+    Ok(Json(
+        json!({ "learn_mode": s.node.read().await?.learn_mode()? }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct LearnModeBody {
+    learn_mode: bool,
+}
+
+async fn set_learn_mode(
+    admin: Admin,
+    State(s): State<AppState>,
+    Json(req): Json<LearnModeBody>,
+) -> ApiResult {
+    admin.require(Permission::ConfigureSystem)?;
+    s.node
+        .execute(Command::SetSetting {
+            setting: Setting::LearnMode(req.learn_mode),
+        })
+        .await?;
+    Ok(Json(json!({ "learn_mode": req.learn_mode })))
+}
+
+async fn list_dictionaries(admin: Admin, State(s): State<AppState>) -> ApiResult {
+    admin.require(Permission::ViewSettings)?;
+    to_json(&s.node.read().await?.dictionaries()?)
+}
+
+#[derive(Deserialize)]
+struct DictionaryBody {
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+async fn create_dictionary(
+    admin: Admin,
+    State(s): State<AppState>,
+    Json(req): Json<DictionaryBody>,
+) -> ApiResult {
+    admin.require(Permission::ConfigureSystem)?;
+    let dictionary = Dictionary {
+        name: Dictionary::check_name(&req.name)?,
+        description: req.description.trim().chars().take(1024).collect(),
+        factory: false,
+        created_at: now_millis(),
+    };
+    s.node
+        .execute(Command::CreateDictionary {
+            dictionary: dictionary.clone(),
+        })
+        .await?;
+    to_json(&dictionary)
+}
+
+async fn delete_dictionary(
+    admin: Admin,
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult {
+    admin.require(Permission::ConfigureSystem)?;
+    s.node
+        .execute(Command::DeleteDictionary { name: name.clone() })
+        .await?;
+    Ok(Json(json!({ "removed": name })))
+}
+
+async fn list_entries(
+    admin: Admin,
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult {
+    admin.require(Permission::ViewSettings)?;
+    let view = s.node.read().await?;
+    if view.dictionary(&name)?.is_none() {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("dictionary {name} not found"),
+        ));
+    }
+    to_json(&view.dictionary_entries(&name)?)
+}
+
+#[derive(Deserialize)]
+struct EntriesBody {
+    entries: Vec<String>,
+}
+
+async fn add_entries(
+    admin: Admin,
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    Json(req): Json<EntriesBody>,
+) -> ApiResult {
+    admin.require(Permission::ConfigureSystem)?;
+    if req.entries.is_empty() || req.entries.len() > 10_000 {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "give 1 to 10000 entries",
+        ));
+    }
+    let entries = req
+        .entries
+        .iter()
+        .map(|e| DictionaryEntry::parse(e))
+        .collect::<Result<Vec<_>, _>>()?;
+    match s
+        .node
+        .execute(Command::AddDictionaryEntries { name, entries })
+        .await?
+    {
+        CommandOutput::Count(n) => Ok(Json(json!({ "added": n }))),
+        other => Err(Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("unexpected outcome {other:?}"),
+        )),
+    }
+}
