@@ -102,10 +102,10 @@ fn admin_certificate(node: &Arc<Node>, config: &DaemonConfig) -> anyhow::Result<
     if !host.is_unspecified() && !host.is_loopback() {
         names.push(host.to_string());
     }
-    if let Ok(h) = nix::unistd::gethostname() {
-        if let Some(h) = h.to_str().filter(|h| !h.is_empty() && h.is_ascii()) {
-            names.push(h.to_string());
-        }
+    if let Ok(h) = nix::unistd::gethostname()
+        && let Some(h) = h.to_str().filter(|h| !h.is_empty() && h.is_ascii())
+    {
+        names.push(h.to_string());
     }
     let cert = signet_transport::pki::self_signed_admin_cert(&names)?;
     local.set_admin_tls(&AdminTls {

@@ -415,7 +415,9 @@ fn bad_input_remove_unknown_member() {
 #[test]
 fn bad_input_foreign_data_dir() {
     let _serial = serial();
-    let cases: [(&str, &[(&str, &[u8])]); 2] = [
+    /// A case name and the files planted in the data directory.
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a [u8])]);
+    let cases: [Case; 2] = [
         (
             "unrelated files",
             &[("notes.txt", b"my notes, not signet's\n")],

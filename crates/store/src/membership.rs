@@ -227,6 +227,17 @@ impl Node {
         self.run_cluster_op(ClusterOp::Remove { node_id }).await
     }
 
+    /// A membership change that arrived over member RPC (a joiner asking its sponsor to be
+    /// admitted, or a member forwarding): run it on the leader, wherever that is.
+    pub(crate) async fn cluster_op_anywhere(&self, op: ClusterOp) -> Result<(), RpcError> {
+        self.run_cluster_op(op).await.map_err(|e| match e {
+            StoreError::NotFound(m) => RpcError::NotFound(m),
+            StoreError::Invalid(m) => RpcError::Rejected(m),
+            StoreError::NoQuorum(m) => RpcError::NoQuorum(m),
+            other => RpcError::Failed(other.to_string()),
+        })
+    }
+
     /// Runs a membership change on the leader, forwarding it there if needed.
     async fn run_cluster_op(&self, op: ClusterOp) -> Result<(), StoreError> {
         let deadline = Instant::now() + ADMIT_TIMEOUT;
@@ -249,6 +260,7 @@ impl Node {
                 Some(Ok(())) => return Ok(()),
                 Some(Err(RpcError::NotFound(m))) => return Err(StoreError::NotFound(m)),
                 Some(Err(RpcError::NoQuorum(m))) => return Err(StoreError::NoQuorum(m)),
+                Some(Err(RpcError::Rejected(m))) => return Err(StoreError::Invalid(m)),
                 Some(Err(e)) => return Err(StoreError::Cluster(e.to_string())),
             }
             if started.elapsed() > Duration::from_millis(self.options.tuning.write_timeout_ms) {
@@ -318,15 +330,19 @@ impl Node {
                 // says) and its stale entry must be removed there by hand.
                 if node_id == self.id {
                     self.leave().map_err(|e| fail(&e))?;
-                } else if let Ok(client) = self.peers.client(&node.cluster_addr) {
-                    if let Err(e) = rpc::call_rpc::<NodeId, ()>(
-                        &client,
-                        path::LEAVE,
-                        &self.id,
-                        Duration::from_secs(5),
-                    )
-                    .await
-                    {
+                } else {
+                    let told = match self.peers.client(&node.cluster_addr) {
+                        Ok(client) => rpc::call_rpc::<NodeId, ()>(
+                            &client,
+                            path::LEAVE,
+                            &self.id,
+                            Duration::from_secs(5),
+                        )
+                        .await
+                        .map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    if let Err(e) = told {
                         tracing::warn!(member = node_id, error = %e, "removed member could not be told");
                     }
                 }

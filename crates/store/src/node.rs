@@ -80,6 +80,10 @@ pub(crate) enum WriteError {
     Failed(String),
     #[error("not the leader")]
     NotLeader(Option<NodeId>),
+    #[error("{0}")]
+    Rejected(String),
+    #[error("{0}")]
+    NotFound(String),
 }
 
 impl From<WriteError> for StoreError {
@@ -88,6 +92,8 @@ impl From<WriteError> for StoreError {
             WriteError::NoQuorum(m) => StoreError::NoQuorum(m),
             WriteError::Failed(m) => StoreError::Cluster(m),
             WriteError::NotLeader(_) => StoreError::Cluster("leadership changed; try again".into()),
+            WriteError::Rejected(m) => StoreError::Invalid(m),
+            WriteError::NotFound(m) => StoreError::NotFound(m),
         }
     }
 }
@@ -98,6 +104,8 @@ impl From<WriteError> for RpcError {
             WriteError::NoQuorum(m) => RpcError::NoQuorum(m),
             WriteError::Failed(m) => RpcError::Failed(m),
             WriteError::NotLeader(leader) => RpcError::NotLeader { this: 0, leader },
+            WriteError::Rejected(m) => RpcError::Rejected(m),
+            WriteError::NotFound(m) => RpcError::NotFound(m),
         }
     }
 }
@@ -523,6 +531,12 @@ impl Node {
             }
             Err(CallError::Remote(RpcError::NoQuorum(m))) => {
                 Err(LeaderCall::Failed(WriteError::NoQuorum(m)))
+            }
+            Err(CallError::Remote(RpcError::Rejected(m))) => {
+                Err(LeaderCall::Failed(WriteError::Rejected(m)))
+            }
+            Err(CallError::Remote(RpcError::NotFound(m))) => {
+                Err(LeaderCall::Failed(WriteError::NotFound(m)))
             }
             Err(CallError::Remote(e)) => Err(LeaderCall::Failed(WriteError::Failed(e.to_string()))),
             Err(CallError::Lost(m)) => Err(LeaderCall::Failed(WriteError::Failed(format!(

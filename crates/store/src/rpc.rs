@@ -221,7 +221,7 @@ pub(crate) async fn serve(
             .map_err(RpcError::from)
             as Result<Response, RpcError>),
         path::READ_INDEX => handle!((), |_unit| node.read_index_as_leader().await),
-        path::CLUSTER_OP => handle!(ClusterOp, |op| node.cluster_op(op).await),
+        path::CLUSTER_OP => handle!(ClusterOp, |op| node.cluster_op_anywhere(op).await),
         path::LEAVE => handle!(NodeId, |from| node
             .leave_requested(from, peer.node_id)
             .await),

@@ -24,6 +24,19 @@ use crate::types::{
 const SNAPSHOT_META: &[u8] = b"meta";
 const SNAPSHOT_DATA: &[u8] = b"data";
 
+/// Decodes a whole snapshot body: trailing bytes mean it is damaged.
+fn decode_exact(data: &[u8]) -> Result<Vec<Pair>, StoreError> {
+    let (pairs, rest) = postcard::take_from_bytes::<Vec<Pair>>(data)
+        .map_err(|e| StoreError::Decode(format!("snapshot: {e}")))?;
+    if !rest.is_empty() {
+        return Err(StoreError::Decode(format!(
+            "snapshot: {} trailing bytes",
+            rest.len()
+        )));
+    }
+    Ok(pairs)
+}
+
 fn store_snapshot(
     snapshots: &dyn Tree,
     meta: &SnapshotMeta,
@@ -123,24 +136,32 @@ impl StateMachine {
 }
 
 /// The state captured for one snapshot.
-pub struct SnapshotBuilder {
-    backend: Arc<dyn Backend>,
-    snapshots: Arc<dyn Tree>,
+struct Captured {
     pairs: Vec<Pair>,
     applied: Option<LogId>,
     membership: StoredMembership,
 }
 
+pub struct SnapshotBuilder {
+    backend: Arc<dyn Backend>,
+    snapshots: Arc<dyn Tree>,
+    captured: Result<Captured, String>,
+}
+
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let data = encode(&self.pairs).map_err(|e| snap_err(ErrorVerb::Write, e))?;
-        let snapshot_id = match &self.applied {
+        let captured = self
+            .captured
+            .as_ref()
+            .map_err(|e| snap_err(ErrorVerb::Read, StoreError::Backend(e.clone())))?;
+        let data = encode(&captured.pairs).map_err(|e| snap_err(ErrorVerb::Write, e))?;
+        let snapshot_id = match &captured.applied {
             Some(id) => format!("{}-{}-{}", id.leader_id.term, id.index, data.len()),
             None => format!("empty-{}", data.len()),
         };
         let meta = SnapshotMeta {
-            last_log_id: self.applied,
-            last_membership: self.membership.clone(),
+            last_log_id: captured.applied,
+            last_membership: captured.membership.clone(),
             snapshot_id,
         };
         store_snapshot(self.snapshots.as_ref(), &meta, &data)
@@ -203,22 +224,24 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         // Captured here, between applies, so the snapshot is one consistent log position.
-        let captured = self.state.scan_prefix(b"").map(|pairs| {
-            pairs
+        // openraft gives this method no error path: a read failure is kept and reported by
+        // build_snapshot, never turned into an empty or position-less snapshot.
+        let captured = self.state.scan_prefix(b"").and_then(|pairs| {
+            let data = pairs
                 .into_iter()
                 .filter(|(k, _)| !k.starts_with(keys::META_PREFIX))
-                .collect()
+                .collect();
+            let (applied, membership) = self.applied()?;
+            Ok(Captured {
+                pairs: data,
+                applied,
+                membership,
+            })
         });
-        let (applied, membership) = self.applied().unwrap_or_default();
         SnapshotBuilder {
             backend: self.backend.clone(),
             snapshots: self.snapshots.clone(),
-            pairs: captured.unwrap_or_else(|e: StoreError| {
-                tracing::error!(error = %e, "cannot read state for a snapshot");
-                Vec::new()
-            }),
-            applied,
-            membership,
+            captured: captured.map_err(|e| e.to_string()),
         }
     }
 
@@ -232,7 +255,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
-        let pairs: Vec<Pair> = decode(&data).map_err(|e| snap_err(ErrorVerb::Read, e))?;
+        let pairs: Vec<Pair> = decode_exact(&data).map_err(|e| snap_err(ErrorVerb::Read, e))?;
         store_snapshot(self.snapshots.as_ref(), meta, &data)
             .map_err(|e| snap_err(ErrorVerb::Write, e))?;
         self.replace_state(pairs, meta)
@@ -256,3 +279,6 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             }))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -173,10 +173,8 @@ impl H2Client {
 
     async fn sender(&self) -> Result<SendRequest<Full<Bytes>>, TransportError> {
         let mut slot = self.conn.lock().await;
-        if let Some(sender) = slot.as_ref() {
-            if !sender.is_closed() {
-                return Ok(sender.clone());
-            }
+        if let Some(sender) = slot.as_ref().filter(|s| !s.is_closed()) {
+            return Ok(sender.clone());
         }
         let sender = self.connect().await?;
         *slot = Some(sender.clone());

@@ -421,14 +421,14 @@ impl Node {
     pub fn wait_ready(&mut self) -> Value {
         let start = Instant::now();
         loop {
-            if let Some(child) = &mut self.child {
-                if let Some(status) = child.try_wait().expect("try_wait on signetd") {
-                    panic!(
-                        "node {}: signetd exited with {status} before becoming ready\n{}",
-                        self.name,
-                        self.log_tail(40)
-                    );
-                }
+            if let Some(child) = &mut self.child
+                && let Some(status) = child.try_wait().expect("try_wait on signetd")
+            {
+                panic!(
+                    "node {}: signetd exited with {status} before becoming ready\n{}",
+                    self.name,
+                    self.log_tail(40)
+                );
             }
             let last = match self.try_cli_json(&["cluster", "status"]) {
                 Ok(status) => {
@@ -678,10 +678,10 @@ impl Drop for Node {
         }
         if thread::panicking() {
             eprintln!("{}", self.log_tail(60));
-            if std::env::var_os("SIGNET_E2E_KEEP").is_some() {
-                if let Some(root) = self.root.take() {
-                    eprintln!("node {}: kept {}", self.name, root.keep().display());
-                }
+            if std::env::var_os("SIGNET_E2E_KEEP").is_some()
+                && let Some(root) = self.root.take()
+            {
+                eprintln!("node {}: kept {}", self.name, root.keep().display());
             }
         }
     }
@@ -707,8 +707,9 @@ impl Cluster {
         Cluster::form(3, config)
     }
 
-    /// Starts `n` standalone nodes, joins nodes 1.. to node 0 with one-time
-    /// tokens issued on node 0, and waits until every node reports `n` voters.
+    /// Starts `n` standalone nodes, joins node i with a one-time token issued on
+    /// node i-1 (so later joins are sponsored by a follower, which must work as
+    /// well as a leader), and waits until every node reports `n` voters.
     pub fn form(n: usize, config: Option<&str>) -> Cluster {
         assert!((1..=26).contains(&n));
         let mut nodes: Vec<Node> = (0..n)
@@ -726,7 +727,7 @@ impl Cluster {
         }
         let mut cluster = Cluster { nodes };
         for i in 1..n {
-            cluster.join(i, 0);
+            cluster.join(i, i - 1);
         }
         cluster.wait_voters(n);
 
