@@ -10,6 +10,7 @@
 //! - [`local`], [`secrets`], [`datadir`]: node-local data, sealing, the data directory.
 
 pub mod backend;
+mod batcher;
 pub mod command;
 pub mod datadir;
 mod error;
@@ -29,3 +30,29 @@ pub use error::StoreError;
 pub use membership::{IssuedJoinToken, JoinStarted, now_millis, replace_cli_token};
 pub use node::{ClusterStatus, Node, NodeOptions, RaftTuning, Started};
 pub use state::StateView;
+
+/// Decoders for bytes that reach a member from outside (join tokens pasted by administrators,
+/// member RPC bodies, snapshots), exposed for the fuzz targets in `fuzz/`. Each must return an
+/// error, never panic, on any input.
+pub mod wire {
+    use crate::StoreError;
+    use crate::types::{Request, TypeConfig};
+
+    pub fn join_token(text: &str) -> Result<(), StoreError> {
+        crate::membership::parse_token(text).map(|_| ())
+    }
+
+    pub fn forwarded_request(bytes: &[u8]) -> Result<Request, StoreError> {
+        postcard::from_bytes(bytes).map_err(|e| StoreError::Decode(e.to_string()))
+    }
+
+    pub fn append_entries(bytes: &[u8]) -> Result<usize, StoreError> {
+        postcard::from_bytes::<openraft::raft::AppendEntriesRequest<TypeConfig>>(bytes)
+            .map(|r| r.entries.len())
+            .map_err(|e| StoreError::Decode(e.to_string()))
+    }
+
+    pub fn snapshot(bytes: &[u8]) -> Result<usize, StoreError> {
+        crate::state_machine::decode_exact(bytes).map(|pairs| pairs.len())
+    }
+}

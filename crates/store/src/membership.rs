@@ -56,7 +56,7 @@ struct TokenWire {
     secret: String,
 }
 
-fn parse_token(token: &str) -> Result<TokenWire, StoreError> {
+pub(crate) fn parse_token(token: &str) -> Result<TokenWire, StoreError> {
     let bad = || {
         StoreError::Invalid(
             "this is not a Signet join token (it should begin with SIGNET-JOIN-1.)".into(),

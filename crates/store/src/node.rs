@@ -16,10 +16,11 @@ use openraft::error::{ClientWriteError, RaftError};
 use openraft::{ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 use signet_model::NodeId;
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::sync::watch;
 
 use crate::StoreError;
 use crate::backend::{Backend, SledBackend};
+use crate::batcher::Batcher;
 use crate::command::{Command, CommandOutcome};
 use crate::datadir::{DataDir, DataDirState};
 use crate::local::{ClusterIdentity, LocalStore, PendingChange};
@@ -84,6 +85,8 @@ pub(crate) enum WriteError {
     Rejected(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("this member is shutting down")]
+    ShuttingDown,
 }
 
 impl From<WriteError> for StoreError {
@@ -94,6 +97,7 @@ impl From<WriteError> for StoreError {
             WriteError::NotLeader(_) => StoreError::Cluster("leadership changed; try again".into()),
             WriteError::Rejected(m) => StoreError::Invalid(m),
             WriteError::NotFound(m) => StoreError::NotFound(m),
+            WriteError::ShuttingDown => StoreError::ShuttingDown,
         }
     }
 }
@@ -106,19 +110,14 @@ impl From<WriteError> for RpcError {
             WriteError::NotLeader(leader) => RpcError::NotLeader { this: 0, leader },
             WriteError::Rejected(m) => RpcError::Rejected(m),
             WriteError::NotFound(m) => RpcError::NotFound(m),
+            WriteError::ShuttingDown => RpcError::Failed("the leader is shutting down".into()),
         }
     }
 }
 
-struct PendingWrite {
-    command: Command,
-    reply: oneshot::Sender<Result<CommandOutcome, WriteError>>,
-}
-
-/// Most commands one log entry carries, and most entries in flight at once. While every slot is
-/// busy, new writes queue and form the next, larger batch.
-const MAX_BATCH: usize = 2048;
-const MAX_IN_FLIGHT: usize = 4;
+/// Requests in flight from a member's own callers to the leader. Forwarding is cheap, and the
+/// leader merges whatever arrives while its one proposal is in flight.
+const WRITE_SLOTS: usize = 8;
 
 pub struct Node {
     pub(crate) id: NodeId,
@@ -132,7 +131,8 @@ pub struct Node {
     pub(crate) peers: Arc<Peers>,
     pub(crate) options: NodeOptions,
     raft_backend: Arc<dyn Backend>,
-    writes: mpsc::Sender<PendingWrite>,
+    writes: Batcher,
+    proposals: Batcher,
     restart: watch::Sender<bool>,
 }
 
@@ -226,9 +226,8 @@ impl Node {
         .await
         .map_err(|e| StoreError::Cluster(format!("cannot start Raft: {e}")))?;
 
-        let (writes_tx, writes_rx) = mpsc::channel(65536);
         let (restart, _) = watch::channel(false);
-        let node = Arc::new(Node {
+        let node = Arc::new_cyclic(|me: &Weak<Node>| Node {
             id: identity.node_id,
             identity,
             node_key,
@@ -240,7 +239,30 @@ impl Node {
             peers,
             options,
             raft_backend,
-            writes: writes_tx,
+            writes: {
+                let me = me.clone();
+                Batcher::start(WRITE_SLOTS, move |request| {
+                    let me = me.clone();
+                    async move {
+                        match me.upgrade() {
+                            Some(node) => node.route(request).await,
+                            None => Err(WriteError::ShuttingDown),
+                        }
+                    }
+                })
+            },
+            proposals: {
+                let me = me.clone();
+                Batcher::start(1, move |request| {
+                    let me = me.clone();
+                    async move {
+                        match me.upgrade() {
+                            Some(node) => node.append_as_leader(request).await,
+                            None => Err(WriteError::ShuttingDown),
+                        }
+                    }
+                })
+            },
             restart,
         });
 
@@ -254,7 +276,6 @@ impl Node {
                 let _ = stop.wait_for(|r| *r).await;
             },
         ));
-        tokio::spawn(batch_writes(Arc::downgrade(&node), writes_rx));
 
         if fresh || pending == Some(PendingChange::Leave) {
             let members = BTreeMap::from([(node.id, node.member_node())]);
@@ -373,14 +394,10 @@ impl Node {
 
     /// Commits one command through the cluster and returns what applying it did.
     pub async fn write(&self, command: Command) -> Result<CommandOutcome, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        self.writes
-            .send(PendingWrite { command, reply })
-            .await
-            .map_err(|_| StoreError::ShuttingDown)?;
-        rx.await
-            .map_err(|_| StoreError::ShuttingDown)?
-            .map_err(StoreError::from)
+        let mut outcomes = self.writes.submit(vec![command]).await?;
+        outcomes
+            .pop()
+            .ok_or_else(|| StoreError::Cluster("the write had no outcome".into()))
     }
 
     /// Commits one command and turns a refusal into an error.
@@ -429,8 +446,9 @@ impl Node {
         )
     }
 
-    /// Proposes a batch on this member if it leads, or forwards it to the leader.
-    async fn propose(&self, request: Request) -> Result<Response, WriteError> {
+    /// Routes a batch of this member's writes: into its own proposals if it leads, otherwise to
+    /// the leader. Retries while leadership moves, within the write timeout.
+    async fn route(&self, request: Request) -> Result<Response, WriteError> {
         let deadline = Instant::now() + self.write_timeout();
         loop {
             match self.leader() {
@@ -457,8 +475,18 @@ impl Node {
         }
     }
 
-    /// Appends a batch to the log, as the leader.
+    /// As the leader: adds a batch (this member's, or one forwarded) to the next log entry.
     pub(crate) async fn propose_as_leader(&self, request: Request) -> Result<Response, WriteError> {
+        let leader = self.leader();
+        if leader != Some(self.id) {
+            return Err(WriteError::NotLeader(leader));
+        }
+        let outcomes = self.proposals.submit(request.commands).await?;
+        Ok(Response { outcomes })
+    }
+
+    /// Appends one merged batch to the log as one entry and waits for it to be applied.
+    async fn append_as_leader(&self, request: Request) -> Result<Response, WriteError> {
         let m = self.raft.metrics().borrow().clone();
         if m.current_leader != Some(self.id) {
             return Err(WriteError::NotLeader(m.current_leader));
@@ -622,51 +650,6 @@ impl Node {
 pub(crate) enum LeaderCall {
     Retry,
     Failed(WriteError),
-}
-
-/// Groups queued writes into log entries; see [`MAX_BATCH`].
-async fn batch_writes(node: Weak<Node>, mut rx: mpsc::Receiver<PendingWrite>) {
-    let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    while let Some(first) = rx.recv().await {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(w) => batch.push(w),
-                Err(_) => break,
-            }
-        }
-        let Some(node) = node.upgrade() else { return };
-        tokio::spawn(async move {
-            let (commands, replies): (Vec<_>, Vec<_>) =
-                batch.into_iter().map(|w| (w.command, w.reply)).unzip();
-            match node.propose(Request { commands }).await {
-                Ok(resp) if resp.outcomes.len() == replies.len() => {
-                    for (reply, outcome) in replies.into_iter().zip(resp.outcomes) {
-                        let _ = reply.send(Ok(outcome));
-                    }
-                }
-                Ok(resp) => {
-                    let e = WriteError::Failed(format!(
-                        "{} outcomes for {} commands",
-                        resp.outcomes.len(),
-                        replies.len()
-                    ));
-                    for reply in replies {
-                        let _ = reply.send(Err(e.clone()));
-                    }
-                }
-                Err(e) => {
-                    for reply in replies {
-                        let _ = reply.send(Err(e.clone()));
-                    }
-                }
-            }
-            drop(slot);
-        });
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

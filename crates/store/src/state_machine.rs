@@ -25,7 +25,7 @@ const SNAPSHOT_META: &[u8] = b"meta";
 const SNAPSHOT_DATA: &[u8] = b"data";
 
 /// Decodes a whole snapshot body: trailing bytes mean it is damaged.
-fn decode_exact(data: &[u8]) -> Result<Vec<Pair>, StoreError> {
+pub(crate) fn decode_exact(data: &[u8]) -> Result<Vec<Pair>, StoreError> {
     let (pairs, rest) = postcard::take_from_bytes::<Vec<Pair>>(data)
         .map_err(|e| StoreError::Decode(format!("snapshot: {e}")))?;
     if !rest.is_empty() {

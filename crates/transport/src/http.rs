@@ -27,8 +27,8 @@ use crate::tls::PeerIdentity;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves `handler` over TLS on `listener` until `shutdown` resolves. Each request carries the
-/// identity of the peer that sent it. Connections already open at shutdown are dropped with the
-/// runtime.
+/// identity of the peer that sent it. Connections still open at shutdown are closed, so nothing
+/// the handler holds outlives the server.
 pub async fn serve_tls<H, Fut, B>(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
@@ -42,10 +42,15 @@ pub async fn serve_tls<H, Fut, B>(
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let acceptor = TlsAcceptor::from(tls);
+    // Dropping the sender tells every connection task to stop.
+    let (stop_connections, stopped) = tokio::sync::watch::channel(());
     tokio::pin!(shutdown);
     loop {
         let (tcp, remote) = tokio::select! {
-            _ = &mut shutdown => return,
+            _ = &mut shutdown => {
+                drop(stop_connections);
+                return;
+            }
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(e) => {
@@ -59,6 +64,7 @@ pub async fn serve_tls<H, Fut, B>(
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let handler = handler.clone();
+        let mut stopped = stopped.clone();
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
@@ -83,8 +89,13 @@ pub async fn serve_tls<H, Fut, B>(
                 async move { Ok::<_, std::convert::Infallible>(fut.await) }
             });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(e) = builder.serve_connection(TokioIo::new(tls), service).await {
-                tracing::debug!(%remote, error = %e, "connection ended with an error");
+            tokio::select! {
+                result = builder.serve_connection(TokioIo::new(tls), service) => {
+                    if let Err(e) = result {
+                        tracing::debug!(%remote, error = %e, "connection ended with an error");
+                    }
+                }
+                _ = stopped.changed() => {}
             }
         });
     }
