@@ -50,7 +50,7 @@ fn sha256_hex(data: &[u8]) -> String {
 
 /// What a join token carries. It is a bearer secret until used or expired.
 #[derive(Serialize, Deserialize)]
-struct TokenWire {
+pub(crate) struct TokenWire {
     sponsor: String,
     pin: String,
     secret: String,
