@@ -25,6 +25,8 @@ use crate::TransportError;
 use crate::tls::PeerIdentity;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long requests in flight may run on after the server is told to stop.
+const GRACE: Duration = Duration::from_secs(5);
 
 /// Serves `handler` over TLS on `listener` until `shutdown` resolves. Each request carries the
 /// identity of the peer that sent it. Connections still open at shutdown are closed, so nothing
@@ -89,13 +91,22 @@ pub async fn serve_tls<H, Fut, B>(
                 async move { Ok::<_, std::convert::Infallible>(fut.await) }
             });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            tokio::select! {
-                result = builder.serve_connection(TokioIo::new(tls), service) => {
-                    if let Err(e) = result {
-                        tracing::debug!(%remote, error = %e, "connection ended with an error");
+            let conn = builder.serve_connection(TokioIo::new(tls), service);
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                result = conn.as_mut() => result,
+                _ = stopped.changed() => {
+                    // Let requests in flight finish (a join's answer is sent while the node is
+                    // already stopping), then close.
+                    conn.as_mut().graceful_shutdown();
+                    match tokio::time::timeout(GRACE, conn.as_mut()).await {
+                        Ok(result) => result,
+                        Err(_) => Ok(()),
                     }
                 }
-                _ = stopped.changed() => {}
+            };
+            if let Err(e) = result {
+                tracing::debug!(%remote, error = %e, "connection ended with an error");
             }
         });
     }
