@@ -45,7 +45,8 @@ stop() {
 wait_port() {
   local n=$1 port=$2
   for _ in {1..150}; do
-    (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    # Ready means the API answers with the node's own credentials (written after the port opens).
+    "$SIGNET" --data-dir "$DIR/n$n" cluster status >/dev/null 2>&1 && return 0
     running_pid "$n" >/dev/null || break
     sleep 0.2
   done
@@ -88,10 +89,11 @@ for n in "${NODES[@]}"; do
 done
 for n in "${NODES[@]}"; do wait_port "$n" "$(admin_port "$n")"; done
 
-# The CLI prints the join token; the last line is taken so a notice before it does no harm.
-token=$("$SIGNET" --data-dir "$DIR/n1" cluster token | tail -n 1)
-[[ -n $token ]] || { echo "n1 printed no join token" >&2; false; }
+# A join token works once, so each joiner gets its own. The CLI prints the token; the last
+# line is taken so a notice before it does no harm.
 for n in "${NODES[@]:1}"; do
+  token=$("$SIGNET" --data-dir "$DIR/n1" cluster token | tail -n 1)
+  [[ -n $token ]] || { echo "n1 printed no join token" >&2; false; }
   echo "n$n joining n1"
   "$SIGNET" --data-dir "$DIR/n$n" cluster join "$token"
 done

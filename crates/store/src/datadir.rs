@@ -3,7 +3,8 @@
 //! ```text
 //! <data-dir>/FORMAT      "signet-data 1": written last at init, so its presence means "ours"
 //! <data-dir>/node.key    the node key (0600), see `secrets`
-//! <data-dir>/raft/       replicated state: Raft log, vote, state machine, snapshot
+//! <data-dir>/raft/log/   the Raft log and vote (fsynced on every append)
+//! <data-dir>/raft/state/ the state machine and its snapshot
 //! <data-dir>/local/      node-local state: identity, TLS, and later routes, proxies, spool
 //! <data-dir>/cli.json    the CLI's URL, token and certificate pin (0600), see the appliance
 //! ```
@@ -44,6 +45,14 @@ impl DataDir {
 
     pub fn raft(&self) -> PathBuf {
         self.root.join("raft")
+    }
+
+    pub fn raft_log(&self) -> PathBuf {
+        self.raft().join("log")
+    }
+
+    pub fn raft_state(&self) -> PathBuf {
+        self.raft().join("state")
     }
 
     pub fn local(&self) -> PathBuf {

@@ -129,6 +129,20 @@ impl Node {
                 "this member is already finishing a membership change".into(),
             ));
         }
+        let members = self
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .nodes()
+            .count();
+        if members > 1 {
+            return Err(StoreError::Invalid(format!(
+                "this server is a member of a cluster of {members}; remove it from that cluster \
+                 before it joins another"
+            )));
+        }
         let tls = signet_transport::tls::pinned_client_config(&wire.pin)?;
         let client = H2Client::new(wire.sponsor.clone(), "sponsor.signet-cluster", tls)?;
         let cli_token = hex::encode(SealingKey::generate().expose());
@@ -142,7 +156,7 @@ impl Node {
                 .await
                 .map_err(|e| match e {
                     CallError::Remote(e) => {
-                        StoreError::Cluster(format!("the sponsor refused the join: {e}"))
+                        StoreError::Invalid(format!("the sponsor refused the join: {e}"))
                     }
                     other => StoreError::Cluster(format!(
                         "cannot reach the sponsor at {}: {other}",
@@ -293,14 +307,15 @@ impl Node {
                 if is_voter(node_id) {
                     return Ok(());
                 }
-                tokio::time::timeout(ADMIT_TIMEOUT, self.raft.add_learner(node_id, node, true))
+                let learner = || self.raft.add_learner(node_id, node.clone(), true);
+                tokio::time::timeout(ADMIT_TIMEOUT, self.settled(learner))
                     .await
-                    .map_err(|_| RpcError::Failed("the joiner did not catch up in time".into()))?
-                    .map_err(|e| fail(&e))?;
-                self.raft
-                    .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([node_id])), false)
-                    .await
-                    .map_err(|e| fail(&e))?;
+                    .map_err(|_| {
+                        RpcError::Failed("the joiner did not catch up in time".into())
+                    })??;
+                let voter = ChangeMembers::AddVoterIds(BTreeSet::from([node_id]));
+                self.settled(|| self.raft.change_membership(voter.clone(), false))
+                    .await?;
                 tracing::info!(member = node_id, "member admitted as a voter");
                 Ok(())
             }
@@ -321,10 +336,8 @@ impl Node {
                 } else {
                     ChangeMembers::RemoveNodes(BTreeSet::from([node_id]))
                 };
-                self.raft
-                    .change_membership(change, false)
-                    .await
-                    .map_err(|e| fail(&e))?;
+                self.settled(|| self.raft.change_membership(change.clone(), false))
+                    .await?;
                 tracing::info!(member = node_id, "member removed");
                 // Tell it, so it runs standalone; if it is down it never learns (as the guide
                 // says) and its stale entry must be removed there by hand.
@@ -347,6 +360,42 @@ impl Node {
                     }
                 }
                 Ok(())
+            }
+        }
+    }
+
+    /// Runs a membership change, retrying while an earlier one is still being committed (a
+    /// removal right after an admission, two joins at once).
+    async fn settled<F, Fut>(&self, change: F) -> Result<(), RpcError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<
+                Output = Result<
+                    openraft::raft::ClientWriteResponse<crate::types::TypeConfig>,
+                    openraft::error::RaftError<
+                        NodeId,
+                        openraft::error::ClientWriteError<NodeId, crate::types::MemberNode>,
+                    >,
+                >,
+            >,
+    {
+        use openraft::error::{ChangeMembershipError, ClientWriteError, RaftError};
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match change().await {
+                Ok(_) => return Ok(()),
+                Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(
+                    ChangeMembershipError::InProgress(_),
+                ))) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                    return Err(RpcError::NotLeader {
+                        this: self.id,
+                        leader: f.leader_id,
+                    });
+                }
+                Err(e) => return Err(RpcError::Failed(e.to_string())),
             }
         }
     }

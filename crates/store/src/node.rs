@@ -130,7 +130,8 @@ pub struct Node {
     pub(crate) datadir: DataDir,
     pub(crate) peers: Arc<Peers>,
     pub(crate) options: NodeOptions,
-    raft_backend: Arc<dyn Backend>,
+    log_backend: Arc<dyn Backend>,
+    state_backend: Arc<dyn Backend>,
     writes: Batcher,
     proposals: Batcher,
     restart: watch::Sender<bool>,
@@ -188,9 +189,12 @@ impl Node {
             }))?;
         }
 
-        let raft_backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&datadir.raft())?);
-        let log_store = LogStore::open(raft_backend.clone())?;
-        let state_machine = StateMachine::open(raft_backend.clone())?;
+        // The log and the state machine are separate databases: every append is fsynced, and
+        // keeping state-machine writes out of those flushes halves what each one writes.
+        let log_backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&datadir.raft_log())?);
+        let state_backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&datadir.raft_state())?);
+        let log_store = LogStore::open(log_backend.clone())?;
+        let state_machine = StateMachine::open(state_backend.clone())?;
         if pending == Some(PendingChange::Leave) {
             log_store.reset()?;
             state_machine.reset_position()?;
@@ -238,7 +242,8 @@ impl Node {
             datadir,
             peers,
             options,
-            raft_backend,
+            log_backend,
+            state_backend,
             writes: {
                 let me = me.clone();
                 Batcher::start(WRITE_SLOTS, move |request| {
@@ -594,8 +599,9 @@ impl Node {
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }
-        let backend = self.raft_backend.clone();
-        let _ = tokio::task::spawn_blocking(move || backend.flush()).await;
+        for backend in [self.log_backend.clone(), self.state_backend.clone()] {
+            let _ = tokio::task::spawn_blocking(move || backend.flush()).await;
+        }
     }
 
     /// What an administrator sees of the cluster.
