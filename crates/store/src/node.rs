@@ -510,7 +510,12 @@ impl Node {
                 Err(WriteError::NotLeader(f.leader_id))
             }
             Ok(Err(e)) => Err(WriteError::Failed(e.to_string())),
-            Err(_) => Err(WriteError::NoQuorum(self.no_quorum_message("the change"))),
+            // The entry is in the leader's log: if a majority comes back it may still commit.
+            Err(_) => Err(WriteError::NoQuorum(format!(
+                "the change was not confirmed within {:.1} s: the cluster has no working majority; \
+                 it may still be made if the members come back, so check before retrying",
+                self.write_timeout().as_secs_f64()
+            ))),
         }
     }
 
