@@ -18,7 +18,7 @@ use openraft::{ErrorSubject, ErrorVerb, RaftLogReader};
 use tokio::sync::mpsc;
 
 use crate::StoreError;
-use crate::backend::{Backend, Batch, Tree};
+use crate::backend::{Backend, Batch, Tree, flush_off_thread};
 use crate::state::{decode, encode};
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
@@ -90,10 +90,8 @@ impl LogStore {
     }
 
     async fn flush(&self) -> Result<(), StorageError> {
-        let backend = self.backend.clone();
-        tokio::task::spawn_blocking(move || backend.flush())
+        flush_off_thread(self.backend.clone())
             .await
-            .map_err(|e| write_err(StoreError::Backend(e.to_string())))?
             .map_err(write_err)
     }
 }
@@ -108,12 +106,9 @@ async fn flusher(
         while let Ok(more) = rx.try_recv() {
             pending.push(more);
         }
-        let b = backend.clone();
-        let result = match tokio::task::spawn_blocking(move || b.flush()).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(std::io::Error::other(e.to_string())),
-            Err(e) => Err(std::io::Error::other(e.to_string())),
-        };
+        let result = flush_off_thread(backend.clone())
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()));
         for callback in pending {
             let r = match &result {
                 Ok(()) => Ok(()),

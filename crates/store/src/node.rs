@@ -605,7 +605,9 @@ impl Node {
             tracing::warn!(error = %e, "raft shutdown");
         }
         for backend in [self.log_backend.clone(), self.state_backend.clone()] {
-            let _ = tokio::task::spawn_blocking(move || backend.flush()).await;
+            if let Err(e) = crate::backend::flush_off_thread(backend).await {
+                tracing::error!(error = %e, "final flush failed");
+            }
         }
     }
 

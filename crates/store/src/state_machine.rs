@@ -15,7 +15,7 @@ use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, ErrorSubject, ErrorVerb, RaftSnapshotBuilder};
 
 use crate::StoreError;
-use crate::backend::{Backend, Batch, Pair, Tree};
+use crate::backend::{Backend, Batch, Pair, Tree, flush_off_thread};
 use crate::state::{self, StateView, Txn, decode, encode, keys};
 use crate::types::{
     Entry, LogId, Response, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
@@ -167,10 +167,8 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         store_snapshot(self.snapshots.as_ref(), &meta, &data)
             .map_err(|e| snap_err(ErrorVerb::Write, e))?;
         // Flush state and snapshot before openraft may purge the log behind this snapshot.
-        let backend = self.backend.clone();
-        tokio::task::spawn_blocking(move || backend.flush())
+        flush_off_thread(self.backend.clone())
             .await
-            .map_err(|e| snap_err(ErrorVerb::Write, StoreError::Backend(e.to_string())))?
             .map_err(|e| snap_err(ErrorVerb::Write, e))?;
         tracing::info!(snapshot = %meta.snapshot_id, "snapshot built");
         Ok(Snapshot {
@@ -260,10 +258,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map_err(|e| snap_err(ErrorVerb::Write, e))?;
         self.replace_state(pairs, meta)
             .map_err(|e| sm_err(ErrorVerb::Write, e))?;
-        let backend = self.backend.clone();
-        tokio::task::spawn_blocking(move || backend.flush())
+        flush_off_thread(self.backend.clone())
             .await
-            .map_err(|e| snap_err(ErrorVerb::Write, StoreError::Backend(e.to_string())))?
             .map_err(|e| snap_err(ErrorVerb::Write, e))?;
         tracing::info!(snapshot = %meta.snapshot_id, "snapshot installed");
         Ok(())

@@ -23,6 +23,13 @@ pub trait Backend: Send + Sync + 'static {
     fn flush(&self) -> Result<(), StoreError>;
 }
 
+/// [`Backend::flush`] on a blocking thread, so an fsync never stalls the async workers.
+pub async fn flush_off_thread(backend: Arc<dyn Backend>) -> Result<(), StoreError> {
+    tokio::task::spawn_blocking(move || backend.flush())
+        .await
+        .map_err(|e| StoreError::Backend(format!("flush task: {e}")))?
+}
+
 /// An ordered map of byte keys to byte values.
 pub trait Tree: Send + Sync + 'static {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
