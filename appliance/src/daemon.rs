@@ -53,12 +53,14 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<Exit> {
         bootstrap(&node, &config, &admin_tls).await?;
     }
     let tls = signet_transport::tls::admin_server_config(&admin_tls)?;
-    let api_node = node.clone();
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let api = tokio::spawn(signet_web::serve(
         listener,
         tls,
         signet_web::AppState { node: node.clone() },
-        async move { api_node.restart_requested().await },
+        async move {
+            let _ = api_stopped.await;
+        },
     ));
     tracing::info!(
         member = node.id(),
@@ -75,13 +77,17 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<Exit> {
         _ = tokio::signal::ctrl_c() => Exit::Stopped,
         _ = node.restart_requested() => Exit::Restart,
     };
-    if matches!(exit, Exit::Restart) {
-        // Let the API answer the request that caused the restart before the listener goes.
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    }
+    // Stop taking requests and let those in flight finish (a join's answer is sent after the
+    // join has asked for the restart), then stop the member.
     tracing::info!("stopping");
+    let _ = stop_api.send(());
+    if tokio::time::timeout(std::time::Duration::from_secs(10), api)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the admin API did not finish its requests in time");
+    }
     node.shutdown().await;
-    api.abort();
     Ok(exit)
 }
 

@@ -44,13 +44,17 @@ pub async fn serve_tls<H, Fut, B>(
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let acceptor = TlsAcceptor::from(tls);
-    // Dropping the sender tells every connection task to stop.
+    // Dropping the sender tells every connection task to stop; the set lets the server wait for
+    // them, so requests in flight are answered before the caller goes on (and, say, execs).
     let (stop_connections, stopped) = tokio::sync::watch::channel(());
+    let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         let (tcp, remote) = tokio::select! {
             _ = &mut shutdown => {
                 drop(stop_connections);
+                let drain = async { while connections.join_next().await.is_some() {} };
+                let _ = tokio::time::timeout(GRACE + Duration::from_secs(1), drain).await;
                 return;
             }
             accepted = listener.accept() => match accepted {
@@ -67,7 +71,8 @@ pub async fn serve_tls<H, Fut, B>(
         let acceptor = acceptor.clone();
         let handler = handler.clone();
         let mut stopped = stopped.clone();
-        tokio::spawn(async move {
+        while connections.try_join_next().is_some() {}
+        connections.spawn(async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
