@@ -26,6 +26,8 @@ WANTED=(
   "/usr/lib/dovecot/imap|dovecot-imapd"     # IMAP server behind the mailbox proxy
   "pkg-config|pkg-config"                   # build: openssl-sys finds libssl through it
   "/usr/include/openssl/ssl.h|libssl-dev"   # build: sequoia's crypto-openssl backend
+  "/usr/lib/llvm-14/lib/libclang.so|libclang-dev"  # build: sequoia's openssl backend runs
+                                            #   bindgen over openssl-sys (ossl >= 1.5.3)
   "cc|gcc"                                  # build: C parts of aws-lc/openssl-sys, and the
   "/usr/include/stdio.h|libc6-dev"          #   linker driver (both come with Rust normally)
 )

@@ -61,6 +61,47 @@ impl ApiClient {
         Self::new(&file.api, &file.token, &file.cert_sha256)
     }
 
+    /// Allows slow calls (key generation, backups) more time.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// A call whose answer is not JSON (an exported key, a CRL): the raw body.
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Vec<u8>> {
+        let auth = format!("Bearer {}", self.token);
+        let bytes = body.map(|b| b.to_string()).unwrap_or_default();
+        let reply = self
+            .http
+            .request(
+                method,
+                path,
+                &[
+                    ("authorization", &auth),
+                    ("content-type", "application/json"),
+                ],
+                bytes.into(),
+                self.timeout,
+            )
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+        if reply.status.is_success() {
+            return Ok(reply.body.to_vec());
+        }
+        let value: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+        let detail = value
+            .get("detail")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| String::from_utf8_lossy(&reply.body).trim().to_string());
+        Err(anyhow!("{detail} ({})", reply.status))
+    }
+
     pub async fn call(
         &self,
         method: Method,
@@ -103,4 +144,17 @@ impl ApiClient {
     pub async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
         self.call(Method::POST, path, Some(body)).await
     }
+}
+
+/// Percent-encodes one path segment.
+pub fn path_segment(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

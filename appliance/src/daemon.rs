@@ -62,7 +62,14 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<Exit> {
             let _ = api_stopped.await;
         },
     ));
+    let housekeeping = tokio::spawn(crate::housekeeping::run(node.clone()));
+    if node.is_locked() {
+        tracing::warn!(
+            "this member is LOCKED (Ignition Keys are set): unlock it with `signet unlock` or POST /api/v1/unlock; mail that needs private keys waits"
+        );
+    }
     tracing::info!(
+        locked = node.is_locked(),
         member = node.id(),
         cluster = node.cluster_id(),
         admin = %config.admin_listen,
@@ -86,6 +93,11 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<Exit> {
         .is_err()
     {
         tracing::warn!("the admin API did not finish its requests in time");
+    }
+    housekeeping.abort();
+    // Leave the data key's on-disk custody matching the Ignition Keys this member has applied.
+    if let Err(e) = node.reconcile_data_key_custody() {
+        tracing::warn!(error = %e, "cannot reconcile the data key's custody");
     }
     node.shutdown().await;
     Ok(exit)

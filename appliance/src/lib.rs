@@ -5,3 +5,5 @@ pub mod bench;
 pub mod client;
 pub mod config;
 pub mod daemon;
+pub mod housekeeping;
+pub mod keys_cli;

@@ -41,6 +41,46 @@ enum Top {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Set up a new server: managed domains, Organization Key and Certificate, Learn Mode on.
+    Setup {
+        /// A managed domain (repeat for several).
+        #[arg(long = "domain", required = true)]
+        domains: Vec<String>,
+        /// Organization Key algorithm: cv25519 (default), rsa2048, rsa3072, rsa4096.
+        #[arg(long)]
+        algorithm: Option<String>,
+        /// Import this Organization Key (armored key pair) instead of generating one.
+        #[arg(long)]
+        import_organization_key: Option<PathBuf>,
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+        /// Do not make a self-signed Organization Certificate.
+        #[arg(long)]
+        no_certificate: bool,
+    },
+    /// The organization's keys and certificates.
+    #[command(subcommand)]
+    Org(signet_appliance::keys_cli::OrgCmd),
+    /// Users' keys.
+    #[command(subcommand)]
+    Key(signet_appliance::keys_cli::KeyCmd),
+    /// Ignition Keys: members with one boot locked.
+    #[command(subcommand)]
+    Ignition(signet_appliance::keys_cli::IgnitionCmd),
+    /// Unlock this member with an Ignition Key passphrase or the Organization Key.
+    Unlock {
+        /// The Organization Key (exported key pair) instead of a passphrase.
+        #[arg(long)]
+        organization_key: Option<PathBuf>,
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Trusted keys and certificates from outside the organization.
+    #[command(subcommand)]
+    Trusted(signet_appliance::keys_cli::TrustedCmd),
+    /// Backups: create, list, schedule, restore.
+    #[command(subcommand)]
+    Backup(signet_appliance::keys_cli::BackupCmd),
 }
 
 #[derive(Subcommand)]
@@ -76,6 +116,18 @@ enum UserCmd {
         internal: bool,
         #[arg(long)]
         name: Option<String>,
+        /// SKM (default for internal users), SCKM, CKM or GKM.
+        #[arg(long)]
+        key_mode: Option<String>,
+        /// For generated keys: cv25519 (default), rsa2048, rsa3072, rsa4096.
+        #[arg(long)]
+        algorithm: Option<String>,
+        /// The user's own key (armored), for CKM, GKM, SCKM or an imported SKM key.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Add the user without a key.
+        #[arg(long)]
+        no_key: bool,
     },
     List,
     Show {
@@ -138,15 +190,7 @@ fn print(json_out: bool, value: &Value, text: impl FnOnce(&Value) -> String) {
 }
 
 fn enc(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    signet_appliance::client::path_segment(segment)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -154,6 +198,48 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Top::Bench(BenchCmd::Raft(args)) => signet_appliance::bench::raft(args.clone()).await,
         Top::Cluster(cmd) => cluster(&cli, cmd).await,
+        Top::Setup {
+            domains,
+            algorithm,
+            import_organization_key,
+            passphrase_file,
+            no_certificate,
+        } => {
+            let v = signet_appliance::keys_cli::setup(
+                client(&cli)?,
+                domains,
+                algorithm.as_deref(),
+                import_organization_key.as_deref(),
+                passphrase_file.as_deref(),
+                *no_certificate,
+            )
+            .await?;
+            print(j, &v, |v| {
+                format!(
+                    "set up {}\nOrganization Key:         {}\nOrganization Certificate: {}\nLearn Mode is on: turn it off when policy is ready (signet learn-mode off)",
+                    v["managed_domains"],
+                    v["organization_key"].as_str().unwrap_or("-"),
+                    v["organization_certificate"].as_str().unwrap_or("-"),
+                )
+            });
+            Ok(())
+        }
+        Top::Org(cmd) => signet_appliance::keys_cli::org(client(&cli)?, cmd, j).await,
+        Top::Key(cmd) => signet_appliance::keys_cli::key(client(&cli)?, cmd, j).await,
+        Top::Ignition(cmd) => signet_appliance::keys_cli::ignition(client(&cli)?, cmd).await,
+        Top::Unlock {
+            organization_key,
+            passphrase_file,
+        } => {
+            signet_appliance::keys_cli::unlock(
+                client(&cli)?,
+                organization_key.as_deref(),
+                passphrase_file.as_deref(),
+            )
+            .await
+        }
+        Top::Trusted(cmd) => signet_appliance::keys_cli::trusted(client(&cli)?, cmd, j).await,
+        Top::Backup(cmd) => signet_appliance::keys_cli::backup(client(&cli)?, cmd, j).await,
         Top::Domain(cmd) => {
             let api = client(&cli)?;
             match cmd {
@@ -188,7 +274,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     external,
                     internal,
                     name,
+                    key_mode,
+                    algorithm,
+                    key_file,
+                    no_key,
                 } => {
+                    let key = match key_file {
+                        Some(f) => Some(
+                            std::fs::read_to_string(f)
+                                .with_context(|| format!("reading {}", f.display()))?,
+                        ),
+                        None => None,
+                    };
                     let kind = if *external {
                         json!("external")
                     } else if *internal {
@@ -199,7 +296,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let v = api
                         .post(
                             "/api/v1/users",
-                            json!({ "email": email, "kind": kind, "display_name": name }),
+                            json!({
+                                "email": email, "kind": kind, "display_name": name,
+                                "key_mode": key_mode, "algorithm": algorithm, "key": key,
+                                "no_key": no_key,
+                            }),
                         )
                         .await?;
                     print(j, &v, |v| {

@@ -28,6 +28,8 @@ pub enum Permission {
     AddUsers,
     ConfigureClustering,
     ManageAdministrators,
+    /// Export private keys (SKM keys, the organization's keys) and Ignition Keys.
+    ExportPrivateKeys,
 }
 
 impl AdminRole {
@@ -40,7 +42,7 @@ impl AdminRole {
             ReadRecoveryTokens => matches!(self, WdrtOnly | Basic | Full | SuperUser),
             ControlServices => matches!(self, ServiceControl | Basic | Full | SuperUser),
             ConfigureSystem | ManageUsers => matches!(self, Basic | Full | SuperUser),
-            AddUsers | ConfigureClustering => matches!(self, Full | SuperUser),
+            AddUsers | ConfigureClustering | ExportPrivateKeys => matches!(self, Full | SuperUser),
             ManageAdministrators => matches!(self, SuperUser),
         }
     }

@@ -2,12 +2,12 @@
 //! users are everyone else the organization corresponds with (Web Email Protection recipients,
 //! senders whose keys were harvested).
 //!
-//! Key records are opaque here; the keys issue gives them structure. A private key must be sealed
-//! under the cluster data key before it is put in a key record (DESIGN.md, Secrets).
+//! A consumer's keys are [`ManagedKey`]s; their private halves are sealed under the cluster data
+//! key before they are put here (DESIGN.md, Secrets).
 
 use serde::{Deserialize, Serialize};
 
-use crate::{EmailAddress, UnixMillis};
+use crate::{EmailAddress, ManagedKey, UnixMillis};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -17,18 +17,11 @@ pub enum ConsumerKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyRecord {
-    /// What the record is, for people: "OpenPGP public key", "S/MIME certificate".
-    pub label: String,
-    /// The record itself; opaque to the store.
-    pub blob: Vec<u8>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Consumer {
     pub email: EmailAddress,
     pub kind: ConsumerKind,
     pub display_name: Option<String>,
-    pub keys: Vec<KeyRecord>,
+    /// The user's keys; the first valid one is the one mail uses.
+    pub keys: Vec<ManagedKey>,
     pub created_at: UnixMillis,
 }

@@ -10,13 +10,18 @@ mod admin;
 mod consumer;
 mod dictionary;
 mod domain;
+mod keys;
 mod settings;
 
 pub use admin::{AdminRole, Administrator, ApiToken, Permission};
-pub use consumer::{Consumer, ConsumerKind, KeyRecord};
+pub use consumer::{Consumer, ConsumerKind};
 pub use dictionary::{Dictionary, DictionaryEntry};
 pub use domain::{EmailAddress, ManagedDomain};
-pub use settings::{Setting, SettingName};
+pub use keys::{
+    IgnitionKey, KeyMode, ManagedKey, OrganizationItem, OrganizationItemKind, RevokedCertificate,
+    Sealed, SmimeCertificate, TrustFlags, TrustedItem,
+};
+pub use settings::{BackupSchedule, Setting, SettingName};
 
 /// Identifies a cluster member. Allocated by the cluster when a node joins; the first node is 1.
 pub type NodeId = u64;

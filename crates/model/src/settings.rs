@@ -12,6 +12,34 @@ use serde::{Deserialize, Serialize};
 pub enum Setting {
     /// Learn Mode: mail is processed and logged as it would be, but delivered unchanged.
     LearnMode(bool),
+    /// Scheduled backups (guide §17): each member writes its own backup to its backup folder.
+    BackupSchedule(BackupSchedule),
+}
+
+/// When scheduled backups run: on the given weekdays at a time of day (UTC), keeping the newest
+/// `keep` files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupSchedule {
+    pub enabled: bool,
+    /// Minutes after midnight, UTC (the appliance's clock is UTC).
+    pub at_minute: u16,
+    /// Monday = bit 0 ... Sunday = bit 6. Daily = 0x7f.
+    pub weekdays: u8,
+    /// How many backups the folder keeps; the oldest is removed first.
+    pub keep: u32,
+}
+
+impl BackupSchedule {
+    /// Parses "HH:MM" (24-hour).
+    pub fn parse_time(raw: &str) -> Option<u16> {
+        let (h, m) = raw.trim().split_once(':')?;
+        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60).then_some(h * 60 + m)
+    }
+
+    pub fn time_string(&self) -> String {
+        format!("{:02}:{:02}", self.at_minute / 60, self.at_minute % 60)
+    }
 }
 
 /// The key a setting is stored under.
@@ -19,12 +47,14 @@ pub enum Setting {
 #[serde(rename_all = "kebab-case")]
 pub enum SettingName {
     LearnMode,
+    BackupSchedule,
 }
 
 impl Setting {
     pub fn name(&self) -> SettingName {
         match self {
             Setting::LearnMode(_) => SettingName::LearnMode,
+            Setting::BackupSchedule(_) => SettingName::BackupSchedule,
         }
     }
 }
@@ -33,6 +63,7 @@ impl SettingName {
     pub fn as_str(self) -> &'static str {
         match self {
             SettingName::LearnMode => "learn-mode",
+            SettingName::BackupSchedule => "backup-schedule",
         }
     }
 
@@ -41,6 +72,13 @@ impl SettingName {
     pub fn default_value(self) -> Setting {
         match self {
             SettingName::LearnMode => Setting::LearnMode(true),
+            // Off until an administrator sets it; daily at 02:00 once enabled, 7 kept.
+            SettingName::BackupSchedule => Setting::BackupSchedule(BackupSchedule {
+                enabled: false,
+                at_minute: 120,
+                weekdays: 0x7f,
+                keep: 7,
+            }),
         }
     }
 }

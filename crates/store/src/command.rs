@@ -6,8 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 use signet_model::{
-    Administrator, ApiToken, Consumer, Dictionary, DictionaryEntry, EmailAddress, NodeId, Setting,
-    UnixMillis,
+    Administrator, ApiToken, Consumer, Dictionary, DictionaryEntry, EmailAddress, IgnitionKey,
+    NodeId, OrganizationItem, OrganizationItemKind, RevokedCertificate, Setting, TrustFlags,
+    TrustedItem, UnixMillis,
 };
 
 /// A one-time join token as the cluster stores it: only the digest of its secret.
@@ -78,6 +79,46 @@ pub enum Command {
         secret_sha256_hex: String,
         now: UnixMillis,
         cli_token: Option<ApiToken>,
+    },
+    /// Puts one of the organization's keys or certificates in its slot (guide §10). Replacing
+    /// the Organization Key needs `confirmed` and deletes every Ignition Key and the
+    /// Organization Certificate, as the guide says. `data_key_for_organization_key` is the
+    /// cluster data key encrypted to a new Organization Key: it lets that key unlock a member.
+    SetOrganizationItem {
+        item: OrganizationItem,
+        confirmed: bool,
+        data_key_for_organization_key: Option<Vec<u8>>,
+    },
+    RemoveOrganizationItem {
+        kind: OrganizationItemKind,
+    },
+    AddIgnitionKey {
+        key: IgnitionKey,
+    },
+    RemoveIgnitionKey {
+        name: String,
+    },
+    /// Adds a trusted key or certificate; refused if one with that id exists.
+    AddTrusted {
+        item: TrustedItem,
+    },
+    SetTrustFlags {
+        id: String,
+        flags: TrustFlags,
+    },
+    RemoveTrusted {
+        id: String,
+    },
+    /// A certificate this server issued was revoked: the CRL lists it from now on.
+    RecordRevokedCertificate {
+        certificate: RevokedCertificate,
+    },
+    /// Replaces all global data with a backup's (the cluster's own member counter and join
+    /// tokens stay). `keep_admin` is the administrator restoring it, kept so their session and
+    /// CLI token still work afterwards.
+    RestoreState {
+        entries: Vec<(Vec<u8>, Vec<u8>)>,
+        keep_admin: Option<Administrator>,
     },
 }
 

@@ -1,7 +1,7 @@
 //! The data directory: what is in it and how a foreign or damaged one is recognized.
 //!
 //! ```text
-//! <data-dir>/FORMAT      "signet-data 1": written last at init, so its presence means "ours"
+//! <data-dir>/FORMAT      "signet-data 2": written last at init, so its presence means "ours"
 //! <data-dir>/node.key    the node key (0600), see `secrets`
 //! <data-dir>/raft/log/   the Raft log and vote (fsynced on every append)
 //! <data-dir>/raft/state/ the state machine and its snapshot
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::StoreError;
 
 const FORMAT_FILE: &str = "FORMAT";
-const FORMAT: &str = "signet-data 1\n";
+const FORMAT: &str = "signet-data 2\n";
 
 #[derive(Debug, Clone)]
 pub struct DataDir {

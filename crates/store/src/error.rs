@@ -33,6 +33,10 @@ pub enum StoreError {
     Invalid(String),
     #[error("cluster: {0}")]
     Cluster(String),
+    #[error(
+        "this member is locked: unlock it with an Ignition Key passphrase or the Organization Key"
+    )]
+    Locked,
     #[error("this member is shutting down")]
     ShuttingDown,
 }

@@ -8,6 +8,7 @@
 //! - `membership`: join tokens, join, admission, removal.
 //! - `network`, `rpc`: member-to-member HTTPS with mutual TLS.
 //! - [`local`], [`secrets`], [`datadir`]: node-local data, sealing, the data directory.
+//! - [`vault`]: the lock state (the data key in memory) and Ignition Keys.
 
 pub mod backend;
 mod batcher;
@@ -24,6 +25,7 @@ pub mod secrets;
 pub mod state;
 mod state_machine;
 pub mod types;
+pub mod vault;
 
 pub use command::{Command, CommandOutcome, CommandOutput, Rejection};
 pub use error::StoreError;

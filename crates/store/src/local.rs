@@ -1,8 +1,8 @@
 //! Node-local state: what a member never replicates (DESIGN.md; KB 153723): its cluster identity
 //! and TLS material, and later network settings, mail routes, mail proxies, the spool and logs.
 //!
-//! Secrets in here are sealed: TLS and CA keys under the cluster data key, the data key under the
-//! node key.
+//! Secrets in here are sealed: the cluster CA key under the cluster data key; the member and admin
+//! TLS keys, and the data key itself (when no Ignition Key is set), under the node key.
 
 use std::sync::Arc;
 
@@ -26,8 +26,9 @@ pub struct ClusterIdentity {
     pub ca_key_sealed: Vec<u8>,
     pub node_cert_pem: String,
     pub node_key_sealed: Vec<u8>,
-    /// The cluster data key sealed under the node key.
-    pub data_key_sealed: Vec<u8>,
+    /// The cluster data key sealed under the node key; absent while the cluster has Ignition
+    /// Keys (then no copy of it is on disk and the member starts locked).
+    pub data_key_sealed: Option<Vec<u8>>,
 }
 
 /// The admin listener's certificate.
@@ -120,14 +121,20 @@ impl LocalStore {
 }
 
 impl ClusterIdentity {
-    pub fn data_key(&self, node_key: &SealingKey) -> Result<SealingKey, StoreError> {
-        SealingKey::from_bytes(&node_key.open(LABEL_DATA_KEY, &self.data_key_sealed)?)
+    /// The data key, when a copy is kept on disk (no Ignition Keys).
+    pub fn data_key(&self, node_key: &SealingKey) -> Result<Option<SealingKey>, StoreError> {
+        self.data_key_sealed
+            .as_ref()
+            .map(|sealed| SealingKey::from_bytes(&node_key.open(LABEL_DATA_KEY, sealed)?))
+            .transpose()
     }
 
-    pub fn node_tls(&self, data_key: &SealingKey) -> Result<CertifiedKey, StoreError> {
+    /// The member's TLS key is sealed by the node key, not the data key: a locked member still
+    /// talks to the cluster (it replicates ciphertext it cannot open).
+    pub fn node_tls(&self, node_key: &SealingKey) -> Result<CertifiedKey, StoreError> {
         Ok(CertifiedKey {
             cert_pem: self.node_cert_pem.clone(),
-            key_pem: data_key.open_string(LABEL_NODE_KEY, &self.node_key_sealed)?,
+            key_pem: node_key.open_string(LABEL_NODE_KEY, &self.node_key_sealed)?,
         })
     }
 
@@ -147,8 +154,8 @@ impl ClusterIdentity {
             ca_cert_pem: ca.cert_pem,
             ca_key_sealed: data_key.seal(LABEL_CA_KEY, ca.key_pem.as_bytes()),
             node_cert_pem: node.cert_pem,
-            node_key_sealed: data_key.seal(LABEL_NODE_KEY, node.key_pem.as_bytes()),
-            data_key_sealed: node_key.seal(LABEL_DATA_KEY, data_key.expose()),
+            node_key_sealed: node_key.seal(LABEL_NODE_KEY, node.key_pem.as_bytes()),
+            data_key_sealed: Some(node_key.seal(LABEL_DATA_KEY, data_key.expose())),
             cluster_id,
             node_id: 1,
         })

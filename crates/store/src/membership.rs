@@ -175,8 +175,10 @@ impl Node {
             ca_cert_pem: grant.ca_cert_pem,
             ca_key_sealed: data_key.seal(LABEL_CA_KEY, grant.ca_key_pem.as_bytes()),
             node_cert_pem: grant.node_cert_pem,
-            node_key_sealed: data_key.seal(LABEL_NODE_KEY, grant.node_key_pem.as_bytes()),
-            data_key_sealed: self.node_key.seal(LABEL_DATA_KEY, data_key.expose()),
+            node_key_sealed: self
+                .node_key
+                .seal(LABEL_NODE_KEY, grant.node_key_pem.as_bytes()),
+            data_key_sealed: Some(self.node_key.seal(LABEL_DATA_KEY, data_key.expose())),
         };
         // Identity and the pending change are written before anything is erased, so a crash here
         // resumes the join at the next start.
@@ -200,6 +202,11 @@ impl Node {
         if join.node.cluster_addr.is_empty() || join.cli_token_sha256_hex.len() != 64 {
             return Err(RpcError::Rejected("malformed join request".into()));
         }
+        // A locked sponsor cannot hand over the data key; refuse before the token is spent.
+        let data_key = self
+            .vault
+            .data_key()
+            .map_err(|e| RpcError::Rejected(format!("the sponsor cannot admit members: {e}")))?;
         let now = now_millis();
         let outcome = self
             .execute(Command::ConsumeJoinToken {
@@ -221,7 +228,10 @@ impl Node {
             return Err(RpcError::Failed("no member id was allocated".into()));
         };
         let fail = |e: StoreError| RpcError::Failed(e.to_string());
-        let ca = self.identity.ca(&self.data_key).map_err(fail)?;
+        let ca = self
+            .current_identity()
+            .and_then(|i| i.ca(&data_key))
+            .map_err(fail)?;
         let cert = signet_transport::pki::issue_node_cert(&self.identity.cluster_id, &ca, node_id)
             .map_err(|e| fail(e.into()))?;
         tracing::info!(member = node_id, addr = %join.node.cluster_addr, "sponsoring a joiner");
@@ -232,7 +242,7 @@ impl Node {
             ca_key_pem: ca.key_pem,
             node_cert_pem: cert.cert_pem,
             node_key_pem: cert.key_pem,
-            data_key: self.data_key.expose().to_vec(),
+            data_key: data_key.expose().to_vec(),
         })
     }
 
@@ -428,7 +438,13 @@ impl Node {
 
     /// Becomes a one-member cluster of its own, keeping the data.
     fn leave(&self) -> Result<(), StoreError> {
-        let identity = ClusterIdentity::new_cluster(&self.node_key, &self.data_key)?;
+        // The replicated data stays sealed under the data key it has, so the new cluster keeps
+        // it; a locked member cannot leave until it is unlocked.
+        let data_key = self.vault.data_key()?;
+        let mut identity = ClusterIdentity::new_cluster(&self.node_key, &data_key)?;
+        if !self.state.ignition_keys()?.is_empty() {
+            identity.data_key_sealed = None;
+        }
         self.local.set_identity(&identity)?;
         self.local.set_pending_change(Some(&PendingChange::Leave))?;
         tracing::info!(new_cluster = %identity.cluster_id, "removed from the cluster; restarting standalone");

@@ -31,6 +31,7 @@ use crate::secrets::{SealingKey, load_or_create_node_key};
 use crate::state::StateView;
 use crate::state_machine::StateMachine;
 use crate::types::{MemberNode, Raft, Request, Response};
+use crate::vault::Vault;
 
 /// Raft timing and log compaction. The defaults suit a LAN cluster; tests shorten compaction.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,7 +124,7 @@ pub struct Node {
     pub(crate) id: NodeId,
     pub(crate) identity: ClusterIdentity,
     pub(crate) node_key: SealingKey,
-    pub(crate) data_key: SealingKey,
+    pub(crate) vault: Vault,
     pub(crate) raft: Raft,
     pub(crate) state: StateView,
     pub(crate) local: LocalStore,
@@ -174,7 +175,7 @@ impl Node {
                 identity
             }
         };
-        let data_key = identity.data_key(&node_key)?;
+        let vault = Vault::new(identity.data_key(&node_key)?);
         let pending = local.pending_change()?;
         if let Some(PendingChange::Join {
             sponsor_addr,
@@ -201,7 +202,7 @@ impl Node {
         }
         let state = state_machine.view();
 
-        let node_tls = identity.node_tls(&data_key)?;
+        let node_tls = identity.node_tls(&node_key)?;
         let client_tls =
             signet_transport::tls::cluster_client_config(&identity.ca_cert_pem, &node_tls)?;
         let server_tls =
@@ -235,7 +236,7 @@ impl Node {
             id: identity.node_id,
             identity,
             node_key,
-            data_key,
+            vault,
             raft,
             state,
             local,
@@ -332,9 +333,100 @@ impl Node {
         &self.datadir
     }
 
-    /// The cluster data key, for sealing secrets before they enter global data.
-    pub fn data_key(&self) -> &SealingKey {
-        &self.data_key
+    /// The cluster data key, for sealing secrets before they enter global data; an error while
+    /// the member is locked.
+    pub fn data_key(&self) -> Result<SealingKey, StoreError> {
+        self.vault.data_key()
+    }
+
+    pub fn is_locked(&self) -> bool {
+        self.vault.is_locked()
+    }
+
+    /// Unlocks with an Ignition Key passphrase. `Ok(false)`: no Ignition Key has it.
+    pub fn unlock_with_passphrase(&self, passphrase: &str) -> Result<bool, StoreError> {
+        let keys = self.state.ignition_keys()?;
+        match crate::vault::open_with_passphrase(&keys, passphrase)? {
+            Some(key) => {
+                self.vault.unlock(key)?;
+                self.reconcile_data_key_custody()?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Unlocks with the data key itself (recovered with the Organization Key). The key is checked
+    /// against what this member has sealed with it before it is accepted.
+    pub fn unlock_with_data_key(&self, key: &[u8]) -> Result<(), StoreError> {
+        let key = SealingKey::from_bytes(key)?;
+        self.current_identity()?
+            .ca(&key)
+            .map_err(|_| StoreError::Invalid("that is not this cluster's data key".into()))?;
+        self.vault.unlock(key)?;
+        self.reconcile_data_key_custody()
+    }
+
+    /// The identity as stored now (a restore may have resealed it since this member started).
+    pub(crate) fn current_identity(&self) -> Result<ClusterIdentity, StoreError> {
+        self.local.identity()?.ok_or_else(|| StoreError::Corrupt {
+            path: self.datadir.root().display().to_string(),
+            reason: "the member identity is missing".into(),
+        })
+    }
+
+    /// Takes over another cluster's data key, for restoring its backup: the secrets in the
+    /// backup are sealed under it. Only a one-member cluster may do this (nobody else holds
+    /// the old key); the node-local secrets are resealed first.
+    pub fn adopt_data_key(&self, key: &[u8]) -> Result<(), StoreError> {
+        if self.status().members.len() > 1 {
+            return Err(StoreError::Invalid(
+                "a backup from another cluster can only be restored on a single server; restore it on a new server, then join the others to it".into(),
+            ));
+        }
+        let key = SealingKey::from_bytes(key)?;
+        let current = self.vault.data_key()?;
+        let mut identity = self.current_identity()?;
+        let ca = identity.ca(&current)?;
+        identity.ca_key_sealed = key.seal(crate::local::LABEL_CA_KEY, ca.key_pem.as_bytes());
+        if identity.data_key_sealed.is_some() {
+            identity.data_key_sealed = Some(
+                self.node_key
+                    .seal(crate::local::LABEL_DATA_KEY, key.expose()),
+            );
+        }
+        self.local.set_identity(&identity)?;
+        self.vault.unlock(key)?;
+        Ok(())
+    }
+
+    /// Keeps the on-disk copy of the data key in line with the cluster's Ignition Keys: none
+    /// while any exists, one (sealed by the node key) otherwise. Run after every change to the
+    /// Ignition Keys and periodically, since other members add and remove them too.
+    pub fn reconcile_data_key_custody(&self) -> Result<(), StoreError> {
+        let ignition = !self.state.ignition_keys()?.is_empty();
+        let Some(mut identity) = self.local.identity()? else {
+            return Ok(());
+        };
+        match (ignition, identity.data_key_sealed.is_some()) {
+            (true, true) => {
+                identity.data_key_sealed = None;
+                self.local.set_identity(&identity)?;
+                tracing::info!("Ignition Keys are set: the data key is no longer kept on disk");
+            }
+            (false, false) => {
+                if let Ok(key) = self.vault.data_key() {
+                    identity.data_key_sealed = Some(
+                        self.node_key
+                            .seal(crate::local::LABEL_DATA_KEY, key.expose()),
+                    );
+                    self.local.set_identity(&identity)?;
+                    tracing::info!("no Ignition Keys: the data key is kept sealed by the node key");
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// The key that seals node-local secrets such as the admin TLS key: the node key, because
@@ -637,7 +729,7 @@ impl Node {
             cluster_id: self.identity.cluster_id.clone(),
             node_id: self.id,
             standalone: members.len() == 1 && pending.is_none(),
-            locked: false,
+            locked: self.vault.is_locked(),
             pending,
             members,
             diagnostics: Diagnostics {
@@ -671,7 +763,7 @@ pub struct ClusterStatus {
     pub node_id: NodeId,
     /// "This server is not participating in a cluster."
     pub standalone: bool,
-    /// Booted with an Ignition Key and not yet unlocked (the keys issue adds Ignition Keys).
+    /// Booted with an Ignition Key and not yet unlocked: private-key work is refused.
     pub locked: bool,
     /// A membership change this member is finishing: "join" or "leave".
     pub pending: Option<String>,

@@ -32,6 +32,13 @@ pub(crate) mod keys {
     pub const DICTIONARY: &str = "dic/";
     pub const DICTIONARY_ENTRY: &str = "die/";
     pub const JOIN_TOKEN: &str = "jtk/";
+    pub const COUNTER: &str = "ctr/";
+    pub const ORGANIZATION: &str = "org/";
+    pub const IGNITION: &str = "ign/";
+    pub const REVOKED_CERT: &str = "crl/";
+    pub const TRUSTED: &str = "tru/";
+    /// The cluster data key encrypted to the Organization Key.
+    pub const DATA_KEY_FOR_ORG_KEY: &[u8] = b"okw/data-key";
 
     pub fn key(table: &str, id: &str) -> Vec<u8> {
         [table.as_bytes(), id.as_bytes()].concat()
@@ -77,11 +84,11 @@ impl<'a> Txn<'a> {
         }
     }
 
-    fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+    pub(crate) fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
         self.get_raw(key)?.map(|v| decode(&v)).transpose()
     }
 
-    fn exists(&self, key: &[u8]) -> Result<bool, StoreError> {
+    pub(crate) fn exists(&self, key: &[u8]) -> Result<bool, StoreError> {
         Ok(self.get_raw(key)?.is_some())
     }
 
@@ -90,11 +97,16 @@ impl<'a> Txn<'a> {
         Ok(())
     }
 
-    fn delete(&mut self, key: Vec<u8>) {
+    /// Writes an already-encoded value (a restore copies a backup's entries as they are).
+    pub(crate) fn overlay_put_raw(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.overlay.insert(key, Some(value));
+    }
+
+    pub(crate) fn delete(&mut self, key: Vec<u8>) {
         self.overlay.insert(key, None);
     }
 
-    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Pair>, StoreError> {
+    pub(crate) fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Pair>, StoreError> {
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
             self.tree.scan_prefix(prefix)?.into_iter().collect();
         for (k, v) in self.overlay.range(prefix.to_vec()..) {
@@ -315,6 +327,15 @@ pub(crate) fn apply(txn: &mut Txn<'_>, command: &Command) -> Result<CommandOutco
             txn.put(k, &token)?;
             Ok(Ok(CommandOutput::NodeIdAllocated(node_id)))
         }
+        Command::SetOrganizationItem { .. }
+        | Command::RemoveOrganizationItem { .. }
+        | Command::AddIgnitionKey { .. }
+        | Command::RemoveIgnitionKey { .. }
+        | Command::RecordRevokedCertificate { .. }
+        | Command::AddTrusted { .. }
+        | Command::SetTrustFlags { .. }
+        | Command::RemoveTrusted { .. }
+        | Command::RestoreState { .. } => keyring::apply(txn, command),
     }
 }
 
@@ -350,7 +371,7 @@ fn kind_mismatch(txn: &Txn<'_>, c: &Consumer) -> Result<Option<Rejection>, Store
 /// Typed reads of the replicated state as this member has applied it. Cheap to clone.
 #[derive(Clone)]
 pub struct StateView {
-    tree: Arc<dyn Tree>,
+    pub(crate) tree: Arc<dyn Tree>,
 }
 
 impl StateView {
@@ -358,14 +379,18 @@ impl StateView {
         StateView { tree }
     }
 
-    fn get<T: DeserializeOwned>(&self, table: &str, id: &str) -> Result<Option<T>, StoreError> {
+    pub(crate) fn get<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        id: &str,
+    ) -> Result<Option<T>, StoreError> {
         self.tree
             .get(&keys::key(table, id))?
             .map(|v| decode(&v))
             .transpose()
     }
 
-    fn all<T: DeserializeOwned>(&self, table: &str) -> Result<Vec<T>, StoreError> {
+    pub(crate) fn all<T: DeserializeOwned>(&self, table: &str) -> Result<Vec<T>, StoreError> {
         self.tree
             .scan_prefix(table.as_bytes())?
             .iter()
@@ -418,9 +443,19 @@ impl StateView {
     }
 
     pub fn learn_mode(&self) -> Result<bool, StoreError> {
-        Ok(match self.setting(SettingName::LearnMode)? {
-            Setting::LearnMode(on) => on,
-        })
+        Ok(matches!(
+            self.setting(SettingName::LearnMode)?,
+            Setting::LearnMode(true)
+        ))
+    }
+
+    pub fn backup_schedule(&self) -> Result<signet_model::BackupSchedule, StoreError> {
+        match self.setting(SettingName::BackupSchedule)? {
+            Setting::BackupSchedule(s) => Ok(s),
+            other => Err(StoreError::Decode(format!(
+                "the backup schedule holds {other:?}"
+            ))),
+        }
     }
 
     pub fn dictionaries(&self) -> Result<Vec<Dictionary>, StoreError> {
@@ -454,6 +489,9 @@ impl StateView {
             .is_some())
     }
 }
+
+mod keyring;
+pub use keyring::REPLACE_ORGANIZATION_KEY_WARNING;
 
 #[cfg(test)]
 mod tests;

@@ -19,7 +19,7 @@ use signet_store::{Command, CommandOutput, now_millis};
 
 use crate::{AppState, Problem};
 
-type ApiResult = Result<Json<Value>, Problem>;
+pub(crate) type ApiResult = Result<Json<Value>, Problem>;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -44,6 +44,9 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/dictionaries/{name}/entries",
             get(list_entries).post(add_entries),
         )
+        .merge(crate::api_keys::routes())
+        .merge(crate::api_system::routes())
+        .merge(crate::api_trusted::routes())
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such API route") })
         .with_state(state)
 }
@@ -81,7 +84,7 @@ impl FromRequestParts<AppState> for Admin {
 }
 
 impl Admin {
-    fn require(&self, permission: Permission) -> Result<(), Problem> {
+    pub(crate) fn require(&self, permission: Permission) -> Result<(), Problem> {
         if self.0.role.allows(permission) {
             Ok(())
         } else {
@@ -96,7 +99,7 @@ impl Admin {
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> ApiResult {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> ApiResult {
     serde_json::to_value(value)
         .map(Json)
         .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
@@ -185,6 +188,7 @@ async fn add_domain(
             at: now_millis(),
         })
         .await?;
+    sync_organization_key(&s).await;
     Ok(Json(json!({ "name": name })))
 }
 
@@ -198,12 +202,39 @@ async fn remove_domain(
     s.node
         .execute(Command::RemoveManagedDomain { name: name.clone() })
         .await?;
+    sync_organization_key(&s).await;
     Ok(Json(json!({ "removed": name })))
+}
+
+/// The Organization Key has one user ID per managed domain (guide §10.1). A locked member
+/// cannot re-sign it; the next domain change on an unlocked member does.
+async fn sync_organization_key(s: &AppState) {
+    if let Err(e) = crate::keyring::sync_organization_domains(&s.node).await {
+        tracing::warn!(error = %e, "the Organization Key's user IDs were not updated");
+    }
+}
+
+/// A consumer as the API shows it: keys described, never their bytes.
+fn consumer_view(c: &Consumer, org: Option<&signet_crypto::openpgp::Cert>) -> Value {
+    json!({
+        "email": c.email,
+        "kind": c.kind,
+        "display_name": c.display_name,
+        "created_at": c.created_at,
+        "keys": c.keys.iter().map(|k| crate::api_keys::key_view(k, org)).collect::<Vec<_>>(),
+    })
 }
 
 async fn list_users(admin: Admin, State(s): State<AppState>) -> ApiResult {
     admin.require(Permission::ViewSettings)?;
-    to_json(&s.node.read().await?.consumers()?)
+    let view = s.node.read().await?;
+    let org = crate::api_keys::organization_public(view);
+    Ok(Json(Value::Array(
+        view.consumers()?
+            .iter()
+            .map(|c| consumer_view(c, org.as_ref()))
+            .collect(),
+    )))
 }
 
 #[derive(Deserialize)]
@@ -211,6 +242,16 @@ struct UserBody {
     email: String,
     kind: Option<ConsumerKind>,
     display_name: Option<String>,
+    /// SKM (default for internal users: the server generates the key), SCKM, CKM or GKM.
+    key_mode: Option<String>,
+    /// cv25519 (default), rsa2048, rsa3072, rsa4096: for keys the server generates.
+    algorithm: Option<String>,
+    /// The user's own key, armored (CKM, GKM, SCKM, or an SKM key to import).
+    key: Option<String>,
+    passphrase: Option<String>,
+    /// Create the user without a key (default: internal users get one).
+    #[serde(default)]
+    no_key: bool,
 }
 
 async fn add_user(admin: Admin, State(s): State<AppState>, Json(req): Json<UserBody>) -> ApiResult {
@@ -247,12 +288,27 @@ async fn add_user(admin: Admin, State(s): State<AppState>, Json(req): Json<UserB
         keys: Vec::new(),
         created_at: now_millis(),
     };
+    let wants_key = !req.no_key && (req.key.is_some() || consumer.kind == ConsumerKind::Internal);
+    // The key is made (and checked) before the user is added, so a refused key adds nothing.
+    let view = s.node.read().await?.clone();
+    let mut consumer = consumer;
+    if wants_key {
+        let body = crate::api_keys::AddKeyBody {
+            mode: req.key_mode.clone(),
+            algorithm: req.algorithm.clone(),
+            key: req.key.clone(),
+            passphrase: req.passphrase.clone(),
+        };
+        let key = crate::api_keys::new_key_for(&s.node, &view, &consumer, &body).await?;
+        consumer.keys.push(key);
+    }
     s.node
         .execute(Command::AddConsumer {
             consumer: consumer.clone(),
         })
         .await?;
-    to_json(&consumer)
+    let org = crate::api_keys::organization_public(&view);
+    Ok(Json(consumer_view(&consumer, org.as_ref())))
 }
 
 async fn show_user(
@@ -262,8 +318,12 @@ async fn show_user(
 ) -> ApiResult {
     admin.require(Permission::ViewSettings)?;
     let email = EmailAddress::parse(&email)?;
-    match s.node.read().await?.consumer(&email)? {
-        Some(c) => to_json(&c),
+    let view = s.node.read().await?;
+    match view.consumer(&email)? {
+        Some(c) => Ok(Json(consumer_view(
+            &c,
+            crate::api_keys::organization_public(view).as_ref(),
+        ))),
         None => Err(Problem::new(
             StatusCode::NOT_FOUND,
             format!("user {email} not found"),

@@ -5,6 +5,11 @@
 //! administrator, never a stack trace.
 
 mod api;
+mod api_keys;
+mod api_system;
+mod api_trusted;
+pub mod backup;
+pub mod keyring;
 mod problem;
 
 use std::sync::Arc;

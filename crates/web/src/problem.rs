@@ -62,6 +62,7 @@ impl From<StoreError> for Problem {
                 StatusCode::BAD_REQUEST
             }
             StoreError::NoQuorum(_) | StoreError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            StoreError::Locked => StatusCode::LOCKED,
             StoreError::Cluster(_) | StoreError::Transport(_) => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -856,3 +856,50 @@ pub fn dir_contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
     entries.sort();
     entries
 }
+
+// ---------------------------------------------------------------------------
+// Direct API access (for routes the CLI has no command for)
+// ---------------------------------------------------------------------------
+
+impl Node {
+    /// Calls the node's admin API with `curl` (HTTP/2 over TLS, the token from
+    /// `cli.json`; the certificate is not checked: loopback only). Panics on a
+    /// non-2xx answer; returns the JSON body (`Null` if empty).
+    pub fn api_json(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let cli: Value = serde_json::from_slice(
+            &fs::read(self.data_dir.join("cli.json")).expect("cannot read cli.json"),
+        )
+        .expect("cli.json is not JSON");
+        let api = cli["api"].as_str().expect("cli.json without api");
+        let token = cli["token"].as_str().expect("cli.json without token");
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sS", "-k", "--http2", "-X", method])
+            .args(["-H", &format!("authorization: Bearer {token}")])
+            .args(["-H", "content-type: application/json"])
+            .args(["-w", "\n%{http_code}"]);
+        if let Some(b) = body {
+            cmd.args(["--data-binary", &b.to_string()]);
+        }
+        cmd.arg(format!("https://{api}{path}"));
+        let out = run_bounded(cmd, CLI_TIMEOUT)
+            .unwrap_or_else(|| panic!("node {}: curl {method} {path} hung", self.name));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+        assert!(
+            out.status.success() && code.starts_with('2'),
+            "node {}: {method} {path} failed (HTTP {code})\n{}",
+            self.name,
+            describe(&out)
+        );
+        if body.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(body).unwrap_or_else(|e| {
+                panic!(
+                    "node {}: {method} {path}: bad JSON ({e}): {body}",
+                    self.name
+                )
+            })
+        }
+    }
+}

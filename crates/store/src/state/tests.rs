@@ -1,6 +1,9 @@
 use super::*;
 
-use signet_model::{AdminRole, ApiToken, EmailAddress, KeyRecord};
+use signet_model::{
+    AdminRole, ApiToken, EmailAddress, IgnitionKey, KeyMode, ManagedKey, OrganizationItem,
+    OrganizationItemKind, Sealed,
+};
 use tempfile::TempDir;
 
 use crate::backend::{Backend, SledBackend};
@@ -306,10 +309,7 @@ fn add_consumer_internal_and_external() -> TestResult {
     f.ok(add_domain("example.org"))?;
     let mut alice = internal("Alice@example.org");
     alice.display_name = Some("Alice".into());
-    alice.keys.push(KeyRecord {
-        label: "OpenPGP public key".into(),
-        blob: vec![1, 2, 3],
-    });
+    alice.keys.push(managed_key("AA", vec![1, 2, 3]));
     let erin = external("erin@example.com");
     f.ok(Command::AddConsumer {
         consumer: alice.clone(),
@@ -388,10 +388,7 @@ fn update_consumer_replaces_it() -> TestResult {
     })?;
     let mut updated = internal("alice@example.org");
     updated.display_name = Some("Alice Liddell".into());
-    updated.keys.push(KeyRecord {
-        label: "S/MIME certificate".into(),
-        blob: vec![9; 16],
-    });
+    updated.keys.push(managed_key("BB", vec![9; 16]));
     f.ok(Command::UpdateConsumer {
         consumer: updated.clone(),
     })?;
@@ -1228,6 +1225,178 @@ fn txn_join_token_issued_and_consumed_together() -> TestResult {
     assert_eq!(
         f.view().administrator_by_token("c33")?.map(|a| a.login),
         Some("root".into())
+    );
+    Ok(())
+}
+
+fn managed_key(fingerprint: &str, public: Vec<u8>) -> ManagedKey {
+    ManagedKey {
+        fingerprint: fingerprint.into(),
+        mode: KeyMode::Skm,
+        public,
+        secret: Some(Sealed(vec![7; 40])),
+        smime: None,
+        created_at: 1,
+        revoked_at: None,
+        adk_fingerprint: None,
+    }
+}
+
+fn org_item(kind: OrganizationItemKind, fingerprint: &str) -> OrganizationItem {
+    OrganizationItem {
+        kind,
+        public: vec![1],
+        secret: Some(Sealed(vec![2; 40])),
+        fingerprint: fingerprint.into(),
+        added_at: 1,
+        generated: true,
+    }
+}
+
+fn set_org(kind: OrganizationItemKind, fingerprint: &str, confirmed: bool) -> Command {
+    Command::SetOrganizationItem {
+        item: org_item(kind, fingerprint),
+        confirmed,
+        data_key_for_organization_key: (kind == OrganizationItemKind::OrganizationKey)
+            .then(|| fingerprint.as_bytes().to_vec()),
+    }
+}
+
+fn ignition(name: &str) -> Command {
+    Command::AddIgnitionKey {
+        key: IgnitionKey {
+            name: name.into(),
+            salt: vec![0; 16],
+            m_cost: 8,
+            t_cost: 1,
+            p_cost: 1,
+            wrapped_data_key: Sealed(vec![3; 60]),
+            added_at: 1,
+        },
+    }
+}
+
+#[test]
+fn replacing_the_organization_key_needs_confirmation_and_has_the_guides_consequences() -> TestResult
+{
+    use OrganizationItemKind as K;
+    let f = Fixture::new()?;
+    // The certificate needs a key to attach to.
+    assert!(matches!(
+        f.rejected(set_org(K::OrganizationCertificate, "C1", false))?,
+        Rejection::Conflict(_)
+    ));
+    f.ok(set_org(K::OrganizationKey, "K1", false))?;
+    f.ok(set_org(K::OrganizationCertificate, "C1", false))?;
+    f.ok(ignition("admin"))?;
+    // Only one Organization Certificate.
+    assert!(matches!(
+        f.rejected(set_org(K::OrganizationCertificate, "C2", false))?,
+        Rejection::Conflict(_)
+    ));
+    // Replacing the key says what it will do and does nothing without confirmation.
+    let Rejection::Conflict(why) = f.rejected(set_org(K::OrganizationKey, "K2", false))? else {
+        panic!("expected a conflict");
+    };
+    assert!(why.contains("backup") && why.contains("Ignition"), "{why}");
+    f.ok(set_org(K::OrganizationKey, "K2", true))?;
+    let v = f.view();
+    assert_eq!(
+        v.organization_item(K::OrganizationKey)?
+            .map(|i| i.fingerprint),
+        Some("K2".into())
+    );
+    assert!(v.organization_item(K::OrganizationCertificate)?.is_none());
+    assert!(v.ignition_keys()?.is_empty());
+    assert_eq!(v.data_key_for_organization_key()?, Some(b"K2".to_vec()));
+    // The key itself cannot be deleted.
+    assert!(matches!(
+        f.rejected(Command::RemoveOrganizationItem {
+            kind: K::OrganizationKey
+        })?,
+        Rejection::Conflict(_)
+    ));
+    Ok(())
+}
+
+#[test]
+fn one_item_per_slot_and_dependent_items() -> TestResult {
+    use OrganizationItemKind as K;
+    let f = Fixture::new()?;
+    f.ok(set_org(K::Adk, "A1", false))?;
+    assert!(matches!(
+        f.rejected(set_org(K::Adk, "A2", false))?,
+        Rejection::Conflict(_)
+    ));
+    f.ok(Command::RemoveOrganizationItem { kind: K::Adk })?;
+    f.ok(set_org(K::Adk, "A2", false))?;
+    assert!(matches!(
+        f.rejected(set_org(K::ExternalUserRootCertificate, "E", false))?,
+        Rejection::Conflict(_)
+    ));
+    f.ok(set_org(K::ExternalUserRootKey, "R", false))?;
+    f.ok(set_org(K::ExternalUserRootCertificate, "E", false))?;
+    assert!(matches!(
+        f.rejected(Command::RemoveOrganizationItem {
+            kind: K::ExternalUserRootKey
+        })?,
+        Rejection::Conflict(_)
+    ));
+    assert!(matches!(
+        f.rejected(Command::RemoveOrganizationItem {
+            kind: K::VerifiedDirectoryKey
+        })?,
+        Rejection::NotFound(_)
+    ));
+    Ok(())
+}
+
+#[test]
+fn ignition_keys_are_named_once() -> TestResult {
+    let f = Fixture::new()?;
+    f.ok(ignition("a"))?;
+    assert!(matches!(
+        f.rejected(ignition("a"))?,
+        Rejection::AlreadyExists(_)
+    ));
+    f.ok(Command::RemoveIgnitionKey { name: "a".into() })?;
+    assert!(matches!(
+        f.rejected(Command::RemoveIgnitionKey { name: "a".into() })?,
+        Rejection::NotFound(_)
+    ));
+    Ok(())
+}
+
+#[test]
+fn restore_replaces_global_data_but_keeps_the_cluster_and_the_restoring_admin() -> TestResult {
+    let source = Fixture::new()?;
+    source.ok(add_domain("old.example"))?;
+    source.ok(set_org(OrganizationItemKind::OrganizationKey, "K", false))?;
+    let entries = source.view().backup_entries()?;
+    assert!(entries.iter().all(|(k, _)| !k.starts_with(b"\x00")));
+
+    let f = Fixture::new()?;
+    f.ok(add_domain("new.example"))?;
+    let restorer = Administrator {
+        login: "restorer".into(),
+        role: AdminRole::SuperUser,
+        email: None,
+        api_tokens: vec![],
+        created_at: 1,
+    };
+    let outcome = f.one(Command::RestoreState {
+        entries: entries.clone(),
+        keep_admin: Some(restorer),
+    })?;
+    assert_eq!(outcome, Ok(CommandOutput::Count(entries.len() as u64)));
+    let v = f.view();
+    let names: Vec<String> = v.managed_domains()?.into_iter().map(|d| d.name).collect();
+    assert_eq!(names, ["old.example"]);
+    assert!(v.administrator("restorer")?.is_some());
+    assert_eq!(
+        v.organization_item(OrganizationItemKind::OrganizationKey)?
+            .map(|i| i.fingerprint),
+        Some("K".into())
     );
     Ok(())
 }
