@@ -6,351 +6,16 @@
 //! Build the binaries first: `cargo build -p signet-appliance`.
 
 mod common;
+mod keys_support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-use serde_json::{Value, json};
-use tempfile::TempDir;
+use serde_json::json;
 
-use common::{Node, assert_clear_error, describe, run_bounded, serial};
+use common::{Cluster, Node, describe, serial, wait_until};
 
-const PASSPHRASE: &str = "correct horse battery staple 42";
-
-// ---------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------
-
-/// A throw-away gpg home directory. Dropping it stops its gpg-agent.
-struct Gpg {
-    home: TempDir,
-}
-
-impl Gpg {
-    fn new() -> Gpg {
-        let home = tempfile::Builder::new()
-            .prefix("sg-gpg-")
-            .tempdir_in("/tmp")
-            .expect("cannot create a gpg home");
-        Gpg { home }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new("gpg");
-        cmd.arg("--homedir")
-            .arg(self.home.path())
-            .args([
-                "--batch",
-                "--no-tty",
-                "--pinentry-mode",
-                "loopback",
-                "--passphrase",
-                "",
-                "--keyid-format",
-                "long",
-            ])
-            .args(args);
-        run_bounded(cmd, common::CLI_TIMEOUT)
-            .unwrap_or_else(|| panic!("gpg {} hung", args.join(" ")))
-    }
-
-    /// Runs gpg, asserts success, returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "gpg {} failed\n{}",
-            args.join(" "),
-            describe(&out)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn import(&self, file: &Path) {
-        self.ok(&["--import", path_str(file)]);
-    }
-
-    /// Generates an Ed25519/Cv25519 key without a passphrase; returns its fingerprint.
-    fn generate(&self, uid: &str) -> String {
-        self.ok(&["--quick-gen-key", uid, "future-default", "default", "never"]);
-        let listing = self.ok(&["--with-colons", "--list-keys", uid]);
-        listing
-            .lines()
-            .find(|l| l.starts_with("fpr:"))
-            .and_then(|l| l.split(':').nth(9))
-            .unwrap_or_else(|| panic!("no fingerprint for {uid}: {listing}"))
-            .to_string()
-    }
-
-    fn export_public(&self, uid: &str, file: &Path) {
-        self.ok(&["--armor", "--output", path_str(file), "--export", uid]);
-    }
-
-    /// User IDs of the keys in `file`, without importing them.
-    fn uids_in(&self, file: &Path) -> Vec<String> {
-        let out = self.ok(&[
-            "--with-colons",
-            "--import-options",
-            "show-only",
-            "--import",
-            path_str(file),
-        ]);
-        out.lines()
-            .filter(|l| l.starts_with("uid:"))
-            .filter_map(|l| l.split(':').nth(9))
-            .map(str::to_string)
-            .collect()
-    }
-
-    /// The binary form of an armored file.
-    fn dearmor(&self, file: &Path) -> Vec<u8> {
-        let out = file.with_extension("bin");
-        let _ = fs::remove_file(&out);
-        self.ok(&["--output", path_str(&out), "--dearmor", path_str(file)]);
-        fs::read(&out).expect("dearmored output")
-    }
-}
-
-impl Drop for Gpg {
-    fn drop(&mut self) {
-        let mut cmd = Command::new("gpgconf");
-        cmd.arg("--homedir")
-            .arg(self.home.path())
-            .args(["--kill", "all"]);
-        let _ = run_bounded(cmd, common::CLI_TIMEOUT);
-    }
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 path")
-}
-
-fn tmp() -> TempDir {
-    tempfile::Builder::new()
-        .prefix("signet-e2e-keys-")
-        .tempdir()
-        .expect("cannot create a temporary directory")
-}
-
-fn openssl(args: &[&str]) -> Output {
-    let mut cmd = Command::new("openssl");
-    cmd.args(args);
-    run_bounded(cmd, common::CLI_TIMEOUT).unwrap_or_else(|| panic!("openssl {args:?} hung"))
-}
-
-fn openssl_ok(args: &[&str]) -> String {
-    let out = openssl(args);
-    assert!(
-        out.status.success(),
-        "openssl {} failed\n{}",
-        args.join(" "),
-        describe(&out)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// `signet setup --domain D...` and returns its JSON answer.
-fn setup(node: &Node, domains: &[&str]) -> Value {
-    let mut args = vec!["setup"];
-    for d in domains {
-        args.extend(["--domain", d]);
-    }
-    node.cli_ok_json(&args)
-}
-
-fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("no string {key:?} in {v}"))
-}
-
-/// The only key of a user (`key list --json`).
-fn only_key(node: &Node, email: &str) -> Value {
-    let keys = node.cli_ok_json(&["key", "list", email]);
-    let list = keys
-        .as_array()
-        .unwrap_or_else(|| panic!("key list is not an array: {keys}"));
-    assert_eq!(list.len(), 1, "{email} should have exactly one key: {keys}");
-    list[0].clone()
-}
-
-fn org_fingerprint(node: &Node) -> String {
-    str_of(
-        &node.cli_ok_json(&["org", "show", "organization-key"]),
-        "fingerprint",
-    )
-    .to_string()
-}
-
-/// Asserts a failed command whose stderr may start with progress lines: non-zero exit (no
-/// signal, no panic), the last line is the CLI's error line, and it contains every needle
-/// (case-insensitive). Returns that line.
-fn assert_fails_with(out: &Output, what: &str, needles: &[&str]) -> String {
-    assert!(
-        !out.status.success() && out.status.code().is_some(),
-        "{what}: expected a clean failure\n{}",
-        describe(out)
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !stderr.contains("panicked"),
-        "{what}: panic\n{}",
-        describe(out)
-    );
-    let last = stderr
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or_default()
-        .trim()
-        .to_string();
-    assert!(
-        last.starts_with("signet: error:"),
-        "{what}: the last stderr line is not the error\n{}",
-        describe(out)
-    );
-    for n in needles {
-        assert!(
-            last.to_lowercase().contains(&n.to_lowercase()),
-            "{what}: error line lacks {n:?}: {last}"
-        );
-    }
-    last
-}
-
-/// Like [`assert_clear_error`] (exactly one stderr line) and checks its content.
-fn assert_error_line(out: &Output, what: &str, needles: &[&str]) -> String {
-    let line = assert_clear_error(out, what);
-    for n in needles {
-        assert!(
-            line.to_lowercase().contains(&n.to_lowercase()),
-            "{what}: error line lacks {n:?}: {line}"
-        );
-    }
-    line
-}
-
-/// OpenPGP packets of a binary key: (tag, body). Handles old and new packet formats (no
-/// partial lengths: keys never use them).
-fn packets(mut data: &[u8]) -> Vec<(u8, Vec<u8>)> {
-    let mut out = Vec::new();
-    while let Some((&first, rest)) = data.split_first() {
-        assert!(
-            first & 0x80 != 0,
-            "not an OpenPGP packet header: {first:#x}"
-        );
-        let (tag, len, rest) = if first & 0x40 != 0 {
-            let tag = first & 0x3f;
-            match rest[0] {
-                o if o < 192 => (tag, o as usize, &rest[1..]),
-                o if o < 224 => (
-                    tag,
-                    ((o as usize - 192) << 8) + rest[1] as usize + 192,
-                    &rest[2..],
-                ),
-                255 => (
-                    tag,
-                    u32::from_be_bytes(rest[1..5].try_into().expect("4 bytes")) as usize,
-                    &rest[5..],
-                ),
-                o => panic!("partial body length {o} in a key"),
-            }
-        } else {
-            let tag = (first >> 2) & 0x0f;
-            match first & 3 {
-                0 => (tag, rest[0] as usize, &rest[1..]),
-                1 => (
-                    tag,
-                    u16::from_be_bytes([rest[0], rest[1]]) as usize,
-                    &rest[2..],
-                ),
-                2 => (
-                    tag,
-                    u32::from_be_bytes(rest[0..4].try_into().expect("4 bytes")) as usize,
-                    &rest[4..],
-                ),
-                _ => panic!("indeterminate packet length in a key"),
-            }
-        };
-        out.push((tag, rest[..len].to_vec()));
-        data = &rest[len..];
-    }
-    out
-}
-
-/// The unprotected secret key material (MPIs) of every secret (sub)key packet in `tsk`: the
-/// part of each Secret-Key packet's body after the matching public-key body in `public`.
-fn secret_material(tsk: &[u8], public: &[u8]) -> Vec<Vec<u8>> {
-    let publics: Vec<Vec<u8>> = packets(public)
-        .into_iter()
-        .filter(|(tag, _)| *tag == 6 || *tag == 14)
-        .map(|(_, body)| body)
-        .collect();
-    let mut secrets = Vec::new();
-    for (tag, body) in packets(tsk) {
-        if tag != 5 && tag != 7 {
-            continue;
-        }
-        let public = publics
-            .iter()
-            .find(|p| body.starts_with(p))
-            .expect("a secret key packet without its public counterpart");
-        let rest = &body[public.len()..];
-        assert_eq!(
-            rest[0], 0,
-            "exported secret key is protected (S2K usage {})",
-            rest[0]
-        );
-        // S2K usage (1), MPIs, checksum (2). Skip the first MPI's bit count (2).
-        let mpis = &rest[3..rest.len() - 2];
-        assert!(mpis.len() >= 30, "suspiciously short secret: {mpis:?}");
-        secrets.push(mpis.to_vec());
-    }
-    assert!(!secrets.is_empty(), "no secret key packets found");
-    secrets
-}
-
-/// Every regular file below `dir` that contains one of `needles`, as "path (needle i)".
-fn files_containing(dir: &Path, needles: &[Vec<u8>]) -> Vec<String> {
-    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
-        for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-            let entry = entry.expect("dir entry");
-            let ty = entry.file_type().expect("file type");
-            if ty.is_dir() {
-                walk(&entry.path(), files);
-            } else if ty.is_file() {
-                files.push(entry.path());
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(dir, &mut files);
-    assert!(!files.is_empty(), "no files under {}", dir.display());
-    let mut hits = Vec::new();
-    for f in files {
-        let hay = fs::read(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        for (i, needle) in needles.iter().enumerate() {
-            if hay.windows(needle.len()).any(|w| w == needle.as_slice()) {
-                hits.push(format!("{} (needle {i})", f.display()));
-            }
-        }
-    }
-    hits
-}
-
-fn normalize_serial(s: &str) -> String {
-    let hex: String = s
-        .chars()
-        .filter(char::is_ascii_hexdigit)
-        .collect::<String>()
-        .to_uppercase();
-    hex.trim_start_matches('0').to_string()
-}
-
-// ---------------------------------------------------------------------------
-// Tests
-// ---------------------------------------------------------------------------
+use keys_support::*;
 
 /// Setup makes an Organization Key with one user ID per managed domain; users' SKM keys carry
 /// its certification, which gpg verifies; adding a domain adds a user ID.
@@ -906,240 +571,116 @@ fn organization_key_regeneration_needs_confirmation() {
     a.cli_ok(&["key", "export", "alice@example.com", &fpr, "--private"]);
 }
 
-/// A backup restores onto a fresh server with the Organization Key: users, keys (with usable
-/// private keys), domains, dictionaries and settings. Bad inputs change nothing.
+/// Trusted keys and certificates (guide §12): the X.509-only trust flags are refused for an
+/// OpenPGP key; a key is trusted once; flags can be changed; removing works once.
 #[test]
-fn backup_restores_on_a_fresh_server_and_bad_inputs_change_nothing() {
+fn trusted_keys_carry_flags_and_the_organization_certification() {
     let _serial = serial();
     let dir = tmp();
-    let p = |name: &str| dir.path().join(name);
     let a = Node::spawn("A", None);
-    setup(&a, &["example.com", "example.org"]);
-    a.cli_ok(&["user", "add", "alice@example.com", "--name", "Alice"]);
+    setup(&a, &["example.com"]);
+
     let gpg = Gpg::new();
-    gpg.generate("Bob <bob@example.org>");
-    gpg.export_public("bob@example.org", &p("bob.asc"));
-    a.cli_ok(&[
-        "user",
-        "add",
-        "bob@example.org",
-        "--key-mode",
-        "CKM",
-        "--key-file",
-        path_str(&p("bob.asc")),
-    ]);
-    a.cli_ok(&[
-        "user",
-        "add",
-        "partner@partner.test",
-        "--external",
-        "--no-key",
-    ]);
-    a.api_json(
-        "POST",
-        "/api/v1/dictionaries",
-        Some(&json!({ "name": "vip", "description": "very important" })),
-    );
-    a.api_json(
-        "POST",
-        "/api/v1/dictionaries/vip/entries",
-        Some(&json!({ "entries": ["ceo@example.com", "cfo@example.com"] })),
-    );
-    a.cli_ok(&["learn-mode", "off"]);
-    let schedule = a.cli_ok_json(&[
-        "backup", "schedule", "--enable", "--time", "02:00", "--keep", "3",
-    ]);
-    assert_eq!(schedule["enabled"], true, "{schedule}");
-    assert_eq!(schedule["time"], "02:00", "{schedule}");
-    assert_eq!(schedule["keep"], 3, "{schedule}");
+    let fpr = gpg.generate("Law Firm Signing Key <csk@law.test>");
+    let csk = dir.path().join("csk.asc");
+    gpg.export_public("csk@law.test", &csk);
+    let out = a.cli(&["trusted", "add", path_str(&csk), "--tls-servers"]);
+    assert_error_line(&out, "TLS trust on an OpenPGP key", &["X.509", "422"]);
+    let added = a.cli_ok_json(&["trusted", "add", path_str(&csk), "--mail-keys"]);
+    assert!(str_of(&added, "id").eq_ignore_ascii_case(&fpr), "{added}");
+    assert_eq!(added["flags"]["mail_encryption_keys"], true, "{added}");
+    let out = a.cli(&["trusted", "add", path_str(&csk), "--mail-keys"]);
+    assert_error_line(&out, "the same key twice", &["409"]);
 
-    let made = a.cli_ok_json(&["backup", "create"]);
-    let file = str_of(&made, "file").to_string();
-    assert!(
-        Path::new(&file).starts_with(a.data_dir().join("backups")) && file.ends_with(".pgp"),
-        "{made}"
+    let shown = a.cli_ok_json(&["trusted", "show", &fpr]);
+    assert_eq!(shown["type"], "openpgp", "{shown}");
+    assert_eq!(
+        shown["details"]["fingerprint"]
+            .as_str()
+            .map(str::to_uppercase),
+        Some(fpr.to_uppercase()),
+        "{shown}"
     );
-    let listed = a.cli_ok_json(&["backup", "list"]);
-    assert!(
-        listed
-            .as_array()
-            .is_some_and(|l| l.iter().any(|b| b["file"] == file.as_str())),
-        "{listed}"
-    );
+
+    // An X.509 CA certificate can be trusted for TLS servers.
+    let pem = dir.path().join("orgcert.pem");
     a.cli_ok(&[
         "org",
         "export",
-        "organization-key",
-        "--private",
+        "organization-certificate",
         "-o",
-        path_str(&p("org.asc")),
+        path_str(&pem),
+    ]);
+    let cert = a.cli_ok_json(&["trusted", "add", path_str(&pem), "--tls-servers"]);
+    assert_eq!(cert["type"], "x509", "{cert}");
+    let list = a.cli_ok_json(&["trusted", "list"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+
+    let flags = a.cli_ok_json(&["trusted", "flags", &fpr]);
+    assert_eq!(flags["flags"]["mail_encryption_keys"], false, "{flags}");
+    a.cli_ok(&["trusted", "remove", &fpr]);
+    let out = a.cli(&["trusted", "remove", &fpr]);
+    assert_error_line(&out, "removing twice", &["404"]);
+}
+
+/// In a cluster each member is unlocked on its own; a locked member still replicates (it holds
+/// ciphertext it cannot open) and refuses only private-key work; a locked member cannot
+/// sponsor a joiner.
+#[test]
+fn a_locked_member_keeps_replicating_and_is_unlocked_on_its_own() {
+    let _serial = serial();
+    let dir = tmp();
+    let mut c = Cluster::three();
+    setup(&c.nodes[0], &["example.com"]);
+    c.nodes[0].cli_ok(&["user", "add", "alice@example.com"]);
+    let pass = dir.path().join("pass");
+    fs::write(&pass, PASSPHRASE).expect("passphrase file");
+    c.nodes[0].cli_ok(&[
+        "ignition",
+        "add",
+        "ops",
+        "--passphrase-file",
+        path_str(&pass),
     ]);
 
-    let users_a = a.cli_ok_json(&["user", "list"]);
-    let domains_a = a.domains();
-    let learn_a = a.cli_ok_json(&["learn-mode", "status"]);
-    let dicts_a = a.api_json("GET", "/api/v1/dictionaries/vip/entries", None);
-    let alice_a = only_key(&a, "alice@example.com");
-    let alice_fpr = str_of(&alice_a, "fingerprint").to_string();
-    let org_a = org_fingerprint(&a);
+    c.nodes[1].sigterm();
+    c.nodes[1].restart();
+    let status = c.nodes[1].status();
+    assert_eq!(status["locked"], true, "{status}");
+    assert_eq!(c.nodes[0].status()["locked"], false);
 
-    // Bad inputs on a fresh server: each a clear error, nothing changed.
-    let c = Node::spawn("C", None);
-    let bytes = fs::read(&file).expect("backup file");
-    fs::write(p("truncated.pgp"), &bytes[..bytes.len() / 2]).expect("write");
-    let garbage: Vec<u8> = (0..4096u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
-    fs::write(p("garbage.pgp"), garbage).expect("write");
-    let other = Node::spawn("D", None);
-    setup(&other, &["other.example"]);
-    other.cli_ok(&[
-        "org",
-        "export",
-        "organization-key",
-        "--private",
-        "-o",
-        path_str(&p("other-org.asc")),
-    ]);
-    drop(other);
-    let org_text = fs::read_to_string(p("org.asc")).expect("org.asc");
-    let mut lines: Vec<&str> = org_text.lines().collect();
-    let middle = lines.len() / 2;
-    lines[middle] = "!!!! this is not base64 !!!!";
-    fs::write(p("bad-armor.asc"), lines.join("\n")).expect("write");
+    // Writes made elsewhere reach the locked member.
+    c.nodes[0].cli_ok(&["user", "add", "bob@example.com"]);
+    wait_until(
+        std::time::Duration::from_secs(10),
+        "bob on the locked member",
+        || {
+            let users = c.nodes[1].try_cli_json(&["user", "list"])?;
+            if users.to_string().contains("bob@example.com") {
+                Ok(())
+            } else {
+                Err(format!("{users}"))
+            }
+        },
+    );
+    let fpr = str_of(&only_key(&c.nodes[1], "bob@example.com"), "fingerprint").to_string();
+    let out = c.nodes[1].cli(&["key", "export", "bob@example.com", &fpr, "--private"]);
+    assert_error_line(
+        &out,
+        "private export on a locked member",
+        &["locked", "423"],
+    );
+    // The unlocked members still do private-key work.
+    c.nodes[2].cli_ok(&["key", "export", "bob@example.com", &fpr, "--private"]);
+    // A locked member cannot issue a working join: it refuses to sponsor.
+    let token = c.nodes[1].cli_ok_json(&["cluster", "token"]);
+    let mut joiner = Node::spawn("D", None);
+    let out = joiner.cli(&["cluster", "join", str_of(&token, "token")]);
+    assert_error_line(&out, "joining through a locked sponsor", &["locked"]);
 
-    for (what, backup, key, needle) in [
-        (
-            "a truncated backup",
-            p("truncated.pgp"),
-            p("org.asc"),
-            "cannot be decrypted",
-        ),
-        (
-            "a garbage file",
-            p("garbage.pgp"),
-            p("org.asc"),
-            "cannot be decrypted",
-        ),
-        (
-            "another server's key",
-            PathBuf::from(&file),
-            p("other-org.asc"),
-            "cannot be decrypted",
-        ),
-        (
-            "malformed armor",
-            PathBuf::from(&file),
-            p("bad-armor.asc"),
-            "Organization Key cannot be read",
-        ),
-    ] {
-        let out = c.cli(&[
-            "backup",
-            "restore",
-            path_str(&backup),
-            "--organization-key",
-            path_str(&key),
-        ]);
-        assert_fails_with(&out, what, &[needle]);
-        assert!(c.domains().is_empty(), "{what}: domains appeared on C");
-        assert_eq!(
-            c.cli_ok_json(&["user", "list"]),
-            json!([]),
-            "{what}: users appeared on C"
-        );
-        let out = c.cli(&["org", "show", "organization-key"]);
-        assert_error_line(&out, &format!("{what}: C's Organization Key"), &["404"]);
-    }
-
-    // The real thing on another fresh server.
-    let b = Node::spawn("B", None);
-    let out = b.cli(&[
-        "backup",
-        "restore",
-        &file,
-        "--organization-key",
-        path_str(&p("org.asc")),
-    ]);
-    assert!(out.status.success(), "restore on B\n{}", describe(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    for step in ["[1/3]", "[2/3]", "[3/3]", "done in"] {
-        assert!(
-            stderr.contains(step),
-            "restore progress lacks {step:?}:\n{stderr}"
-        );
-    }
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("restored"),
-        "{}",
-        describe(&out)
-    );
-
-    assert_eq!(
-        b.cli_ok_json(&["user", "list"]),
-        users_a,
-        "users after restore"
-    );
-    assert_eq!(b.domains(), domains_a, "domains after restore");
-    assert_eq!(
-        b.cli_ok_json(&["learn-mode", "status"]),
-        learn_a,
-        "Learn Mode after restore"
-    );
-    assert_eq!(learn_a["learn_mode"], false);
-    assert_eq!(
-        b.api_json("GET", "/api/v1/dictionaries/vip/entries", None),
-        dicts_a,
-        "dictionary after restore"
-    );
-    assert_eq!(org_fingerprint(&b), org_a, "Organization Key after restore");
-    assert_eq!(
-        b.cli_ok_json(&["backup", "schedule"]),
-        schedule,
-        "backup schedule after restore"
-    );
-    let alice_b = only_key(&b, "alice@example.com");
-    assert_eq!(alice_b["fingerprint"], alice_a["fingerprint"], "{alice_b}");
-    assert_eq!(alice_b["organization_certified"], true, "{alice_b}");
-    assert_eq!(only_key(&b, "bob@example.org")["mode"], "CKM");
-
-    // Private keys are usable on B: the secrets came along with their data key.
-    a.cli_ok(&[
-        "key",
-        "export",
-        "alice@example.com",
-        &alice_fpr,
-        "-o",
-        path_str(&p("alice.asc")),
-    ]);
-    b.cli_ok(&[
-        "key",
-        "export",
-        "alice@example.com",
-        &alice_fpr,
-        "--private",
-        "-o",
-        path_str(&p("alice-b.asc")),
-    ]);
-    a.cli_ok(&[
-        "key",
-        "export",
-        "alice@example.com",
-        &alice_fpr,
-        "--private",
-        "-o",
-        path_str(&p("alice-a.asc")),
-    ]);
-    let public = gpg.dearmor(&p("alice.asc"));
-    assert_eq!(
-        secret_material(&gpg.dearmor(&p("alice-b.asc")), &public),
-        secret_material(&gpg.dearmor(&p("alice-a.asc")), &public),
-        "alice's private key on B equals A's"
-    );
-    // And B can do new private-key work (certify with the restored Organization Key).
-    b.cli_ok(&["user", "add", "dave@example.com"]);
-    assert_eq!(
-        only_key(&b, "dave@example.com")["organization_certified"],
-        true
-    );
+    c.nodes[1].cli_ok(&["unlock", "--passphrase-file", path_str(&pass)]);
+    assert_eq!(c.nodes[1].status()["locked"], false);
+    let exported = c.nodes[1].cli_ok(&["key", "export", "bob@example.com", &fpr, "--private"]);
+    assert!(exported.contains("PRIVATE KEY BLOCK"), "{exported}");
+    joiner.sigterm();
 }

@@ -10,8 +10,11 @@
 //!   fsyncing its log.
 //! - `api` ([`api`]): three real `signetd` processes; each write is what an administrator's
 //!   tool does, an authenticated HTTPS API call. Failover is measured here, with SIGKILL.
+//!
+//! `signet bench crypto` ([`crypto`]) measures the message transforms instead.
 
 mod api;
+pub mod crypto;
 mod store;
 
 use std::future::Future;
@@ -21,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RaftBenchArgs {
@@ -222,4 +225,84 @@ pub async fn raft(args: RaftBenchArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+// Shared by the single-threaded benchmarks (`crypto`).
+
+/// Operations counted over an elapsed time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rate {
+    pub count: u64,
+    pub secs: f64,
+}
+
+impl Rate {
+    pub fn per_sec(&self) -> f64 {
+        self.count as f64 / self.secs.max(1e-9)
+    }
+}
+
+/// Calls `op` for at least `secs` seconds (and at least once), after one untimed call.
+pub(crate) fn timed(secs: f64, mut op: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<Rate> {
+    op()?;
+    let start = Instant::now();
+    let mut count = 0u64;
+    loop {
+        op()?;
+        count += 1;
+        let elapsed = start.elapsed().as_secs_f64();
+        if elapsed >= secs {
+            return Ok(Rate {
+                count,
+                secs: elapsed,
+            });
+        }
+    }
+}
+
+/// Calls `op` exactly `n` times (after the caller's warm-up).
+pub(crate) fn counted(
+    n: usize,
+    mut op: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<Rate> {
+    let start = Instant::now();
+    for _ in 0..n.max(1) {
+        op()?;
+    }
+    Ok(Rate {
+        count: n.max(1) as u64,
+        secs: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Pins the calling thread to one CPU (children spawned from it inherit the mask).
+pub(crate) fn pin(cpu: Option<usize>) -> anyhow::Result<usize> {
+    use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+    use nix::unistd::Pid;
+    let current = sched_getaffinity(Pid::from_raw(0))?;
+    let cpu = match cpu {
+        Some(c) => c,
+        None => (0..CpuSet::count())
+            .rev()
+            .find(|&c| current.is_set(c).unwrap_or(false))
+            .context("no CPU in this process's affinity mask")?,
+    };
+    let mut set = CpuSet::new();
+    set.set(cpu)?;
+    sched_setaffinity(Pid::from_raw(0), &set)
+        .with_context(|| format!("cannot pin to CPU {cpu}"))?;
+    Ok(cpu)
+}
+
+/// The CPU model and the number of logical CPUs, from /proc/cpuinfo.
+pub(crate) fn machine() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = info
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, m)| m.trim().to_string())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = info.lines().filter(|l| l.starts_with("processor")).count();
+    format!("{model}, {cores} logical CPU(s)")
 }

@@ -142,6 +142,9 @@ enum UserCmd {
 enum BenchCmd {
     /// Committed writes/s and latency on a 3-member loopback cluster, and failover time.
     Raft(signet_appliance::bench::RaftBenchArgs),
+    /// Encrypt+sign and decrypt+verify messages/s on one core, beside one gpg/openssl process
+    /// per message.
+    Crypto(signet_appliance::bench::crypto::CryptoBenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -197,6 +200,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let j = cli.json;
     match &cli.command {
         Top::Bench(BenchCmd::Raft(args)) => signet_appliance::bench::raft(args.clone()).await,
+        Top::Bench(BenchCmd::Crypto(args)) => {
+            signet_appliance::bench::crypto::run(args.clone()).await
+        }
         Top::Cluster(cmd) => cluster(&cli, cmd).await,
         Top::Setup {
             domains,
