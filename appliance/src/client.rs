@@ -67,47 +67,13 @@ impl ApiClient {
         self
     }
 
-    /// A call whose answer is not JSON (an exported key, a CRL): the raw body.
-    pub async fn call_raw(
+    /// Sends a request; the status and the raw body of the answer.
+    async fn send(
         &self,
         method: Method,
         path: &str,
         body: Option<Value>,
-    ) -> anyhow::Result<Vec<u8>> {
-        let auth = format!("Bearer {}", self.token);
-        let bytes = body.map(|b| b.to_string()).unwrap_or_default();
-        let reply = self
-            .http
-            .request(
-                method,
-                path,
-                &[
-                    ("authorization", &auth),
-                    ("content-type", "application/json"),
-                ],
-                bytes.into(),
-                self.timeout,
-            )
-            .await
-            .map_err(|e| anyhow!("{e}"))?;
-        if reply.status.is_success() {
-            return Ok(reply.body.to_vec());
-        }
-        let value: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
-        let detail = value
-            .get("detail")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| String::from_utf8_lossy(&reply.body).trim().to_string());
-        Err(anyhow!("{detail} ({})", reply.status))
-    }
-
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<Value> {
+    ) -> anyhow::Result<(hyper::StatusCode, bytes::Bytes)> {
         let auth = format!("Bearer {}", self.token);
         let bytes = body.map(|b| b.to_string()).unwrap_or_default();
         let reply = self
@@ -125,16 +91,47 @@ impl ApiClient {
             )
             .await
             .map_err(|e| anyhow!("{e}"))?;
-        let value: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
-        if reply.status.is_success() {
-            return Ok(value);
-        }
+        Ok((reply.status, reply.body))
+    }
+
+    /// The problem+json detail of a failed call, as one error.
+    fn failure(status: hyper::StatusCode, body: &[u8]) -> anyhow::Error {
+        let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let detail = value
             .get("detail")
             .and_then(Value::as_str)
             .map(str::to_string)
-            .unwrap_or_else(|| String::from_utf8_lossy(&reply.body).trim().to_string());
-        Err(anyhow!("{detail} ({})", reply.status))
+            .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_string());
+        anyhow!("{detail} ({status})")
+    }
+
+    /// A call whose answer is not JSON (an exported key, a CRL): the raw body.
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Vec<u8>> {
+        let (status, body) = self.send(method, path, body).await?;
+        if status.is_success() {
+            Ok(body.to_vec())
+        } else {
+            Err(Self::failure(status, &body))
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let (status, body) = self.send(method, path, body).await?;
+        if status.is_success() {
+            Ok(serde_json::from_slice(&body).unwrap_or(Value::Null))
+        } else {
+            Err(Self::failure(status, &body))
+        }
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {

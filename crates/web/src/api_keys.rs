@@ -202,11 +202,7 @@ pub(crate) async fn set_organization_item(
             .await
             .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
             .map_err(KeyError::from)?;
-            if kind == K::OrganizationCertificate {
-                keyring::set_organization_certificate(node, ca, true).await?;
-            } else {
-                certificate_item(node, kind, ca, true).await?;
-            }
+            keyring::set_certificate_item(node, kind, ca, true).await?;
         }
         (K::OrganizationCertificate | K::ExternalUserRootCertificate, false, Some(cert)) => {
             let key = req.private_key.as_deref().ok_or_else(|| {
@@ -217,11 +213,7 @@ pub(crate) async fn set_organization_item(
             })?;
             let ca = smime::import_organization_certificate(cert.as_bytes(), key.as_bytes())
                 .map_err(KeyError::from)?;
-            if kind == K::OrganizationCertificate {
-                keyring::set_organization_certificate(node, ca, false).await?;
-            } else {
-                certificate_item(node, kind, ca, false).await?;
-            }
+            keyring::set_certificate_item(node, kind, ca, false).await?;
         }
         (K::ExternalUserRootKey, true, None) => {
             let cert = openpgp::generate_user_key(
@@ -251,34 +243,6 @@ pub(crate) async fn set_organization_item(
             ));
         }
     }
-    Ok(())
-}
-
-async fn certificate_item(
-    node: &Arc<Node>,
-    kind: OrganizationItemKind,
-    ca: smime::CaIdentity,
-    generated: bool,
-) -> Result<(), Problem> {
-    let info = smime::CertificateInfo::of(&ca.cert_der).map_err(KeyError::from)?;
-    let item = signet_model::OrganizationItem {
-        kind,
-        public: ca.cert_der.clone(),
-        secret: Some(keyring::seal(
-            node,
-            &keyring::label_for(kind),
-            &ca.key_pkcs8_der,
-        )?),
-        fingerprint: info.sha256_fingerprint.to_uppercase(),
-        added_at: now_millis(),
-        generated,
-    };
-    node.execute(Command::SetOrganizationItem {
-        item,
-        confirmed: false,
-        data_key_for_organization_key: None,
-    })
-    .await?;
     Ok(())
 }
 

@@ -241,20 +241,19 @@ pub fn default_certificate_fields(view: &StateView) -> KeyResult<CertificateFiel
     })
 }
 
-pub async fn set_organization_certificate(
+/// Puts an X.509 CA (the Organization Certificate or the External User Root Certificate) with
+/// its sealed key in its slot.
+pub async fn set_certificate_item(
     node: &Arc<Node>,
+    kind: OrganizationItemKind,
     ca: CaIdentity,
     generated: bool,
 ) -> KeyResult<()> {
     let info = smime::CertificateInfo::of(&ca.cert_der)?;
     let item = OrganizationItem {
-        kind: OrganizationItemKind::OrganizationCertificate,
+        kind,
         public: ca.cert_der.clone(),
-        secret: Some(seal(
-            node,
-            &label_for(OrganizationItemKind::OrganizationCertificate),
-            &ca.key_pkcs8_der,
-        )?),
+        secret: Some(seal(node, &label_for(kind), &ca.key_pkcs8_der)?),
         fingerprint: info.sha256_fingerprint.to_uppercase(),
         added_at: now_millis(),
         generated,

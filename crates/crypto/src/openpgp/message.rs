@@ -157,7 +157,7 @@ pub fn encrypt_bytes(
     }
     let keypair = signer.map(signing_keypair).transpose()?;
     let mut out = Vec::new();
-    write_message(&mut out, armor, armor::Kind::Message, |m| {
+    write_message(&mut out, false, armor::Kind::Message, |m| {
         let m = Encryptor::for_recipients(m, keys).build()?;
         let m = match keypair {
             Some(kp) => Signer::new(m, kp)?
@@ -170,7 +170,11 @@ pub fn encrypt_bytes(
         w.finalize()
     })
     .map_err(pgp_error("encryption failed"))?;
-    Ok(out)
+    Ok(if armor {
+        super::armor::armor(super::armor::Kind::Message, &out)
+    } else {
+        out
+    })
 }
 
 /// Runs a streaming serializer into `out`, armored or not.
@@ -415,7 +419,10 @@ pub fn open_bytes(keys: &dyn KeyRing, data: &[u8]) -> Result<Decrypted, CryptoEr
             let mut v = VerifierBuilder::from_bytes(data)?.with_policy(&POLICY, None, helper)?;
             v.read_to_end(&mut plaintext)?;
         } else {
-            let mut d = DecryptorBuilder::from_bytes(data)?.with_policy(&POLICY, None, helper)?;
+            // Plain armor is decoded here (fast); anything else goes to sequoia as it is.
+            let binary = super::armor::dearmor(data);
+            let input = binary.as_deref().unwrap_or(data);
+            let mut d = DecryptorBuilder::from_bytes(input)?.with_policy(&POLICY, None, helper)?;
             d.read_to_end(&mut plaintext)?;
         }
         Ok(plaintext)

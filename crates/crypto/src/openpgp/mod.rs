@@ -9,6 +9,7 @@
 //! Every key the appliance generates advertises SEIPDv1 only: sequoia 2.x would otherwise
 //! advertise SEIPDv2 and then encrypt to it in a form GnuPG 2.2/2.4 cannot read.
 
+mod armor;
 pub mod keys;
 pub mod message;
 
