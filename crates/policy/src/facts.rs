@@ -1,0 +1,312 @@
+//! What the engine knows about the world, and nothing more.
+//!
+//! The policy crate never does IO: the SMTP/POP/IMAP side parses the message and answers
+//! [`MessageFacts`]; the store answers [`DirectoryFacts`] and [`Dictionaries`]; the proxy fills
+//! in [`SessionFacts`]. The traits are deliberately small and synchronous: the caller gathers
+//! whatever it needs (directory lookups, key searches) before asking for a decision, so that a
+//! decision is a pure function of its inputs and can be replayed from a log.
+//!
+//! [`SimpleMessage`], [`SimpleDirectory`] and [`MemoryDictionaries`] are plain in-memory
+//! implementations for callers that already hold the facts, and for tests.
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+use signet_model::KeyMode;
+
+use crate::model::{ApplicationKind, DeliveryPreference, EncodingFormat, ServiceKind};
+use crate::modifier::{MatchError, compile_pattern};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub name: String,
+    /// MIME type name, e.g. `application/pdf`.
+    pub content_type: String,
+}
+
+/// Encryption and signature facts about the message as received.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CryptoFacts {
+    pub any_part_encrypted: bool,
+    pub all_encrypted: bool,
+    pub any_part_signed: bool,
+    /// Key IDs named by the PKESK packets, i.e. the keys really encrypted to (for v4 keys the
+    /// encryption subkey), as hex.
+    pub pkesk_key_ids: Vec<String>,
+}
+
+/// Facts about one message, shared by all its recipients.
+pub trait MessageFacts {
+    /// Envelope sender (MAIL FROM); empty for the null sender.
+    fn envelope_sender(&self) -> &str;
+    /// Every value of a header (name case-insensitive), in order; empty if absent.
+    fn header_values(&self, name: &str) -> Vec<&str>;
+    fn subject(&self) -> Option<&str> {
+        self.header_values("Subject").into_iter().next()
+    }
+    /// Decoded text of the body parts.
+    fn body_text(&self) -> &str;
+    fn size_bytes(&self) -> u64;
+    fn attachments(&self) -> &[Attachment];
+    fn encoding(&self) -> EncodingFormat;
+    fn crypto(&self) -> &CryptoFacts;
+    /// `List-Id` or similar mailing-list markers were found.
+    fn is_from_mailing_list(&self) -> bool;
+    /// Too malformed to start processing: evaluation goes straight to the Exception chain.
+    fn is_malformed(&self) -> bool;
+}
+
+/// Facts about users and keys, asked per address.
+pub trait DirectoryFacts {
+    /// The address belongs to a managed domain user.
+    fn is_internal(&self, address: &str) -> bool;
+    fn key_mode(&self, address: &str) -> Option<KeyMode>;
+    /// A usable key or certificate is known for the address (after the caller's key search).
+    fn key_available(&self, address: &str) -> bool;
+    /// Name of the consumer policy the address's consumer falls under.
+    fn consumer_policy(&self, address: &str) -> Option<String>;
+    fn delivery_preference(&self, address: &str) -> Option<DeliveryPreference>;
+    /// Member count when the address is a directory mailing list, `None` otherwise.
+    fn mailing_list_size(&self, address: &str) -> Option<u64>;
+    /// The key ID is an Additional Decryption Key (organization or consumer policy ADK).
+    fn is_adk(&self, key_id: &str) -> bool;
+}
+
+/// Dictionary membership, case-insensitive, literals and patterns.
+pub trait Dictionaries {
+    /// `None` when no dictionary of that name exists (the rule is invalid).
+    fn contains(&self, dictionary: &str, value: &str) -> Option<bool>;
+}
+
+/// Facts about the connection the message came in on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionFacts {
+    pub service: ServiceKind,
+    pub application: ApplicationKind,
+    pub authenticated: bool,
+    pub connector_ip: String,
+    pub connector_port: u16,
+    pub client_version: Option<String>,
+}
+
+impl Default for SessionFacts {
+    fn default() -> Self {
+        SessionFacts {
+            service: ServiceKind::SmtpOutbound,
+            application: ApplicationKind::Server,
+            authenticated: false,
+            connector_ip: String::new(),
+            connector_port: 25,
+            client_version: None,
+        }
+    }
+}
+
+/// A message whose facts are already extracted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimpleMessage {
+    pub sender: String,
+    /// (name, value) in order.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub size_bytes: u64,
+    pub attachments: Vec<Attachment>,
+    pub encoding: Option<EncodingFormat>,
+    pub crypto: CryptoFacts,
+    pub from_mailing_list: bool,
+    pub malformed: bool,
+}
+
+impl MessageFacts for SimpleMessage {
+    fn envelope_sender(&self) -> &str {
+        &self.sender
+    }
+    fn header_values(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+    fn body_text(&self) -> &str {
+        &self.body
+    }
+    fn size_bytes(&self) -> u64 {
+        self.size_bytes
+    }
+    fn attachments(&self) -> &[Attachment] {
+        &self.attachments
+    }
+    fn encoding(&self) -> EncodingFormat {
+        self.encoding.unwrap_or(EncodingFormat::NotEncoded)
+    }
+    fn crypto(&self) -> &CryptoFacts {
+        &self.crypto
+    }
+    fn is_from_mailing_list(&self) -> bool {
+        self.from_mailing_list
+    }
+    fn is_malformed(&self) -> bool {
+        self.malformed
+    }
+}
+
+/// What the directory knows about one address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFacts {
+    pub internal: bool,
+    pub key_mode: Option<KeyMode>,
+    pub key_available: bool,
+    pub consumer_policy: Option<String>,
+    pub delivery_preference: Option<DeliveryPreference>,
+    pub mailing_list_size: Option<u64>,
+}
+
+/// An in-memory directory keyed by lower-cased address. Unknown addresses are external with
+/// no key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimpleDirectory {
+    pub users: BTreeMap<String, UserFacts>,
+    pub adk_key_ids: Vec<String>,
+}
+
+impl SimpleDirectory {
+    pub fn with(mut self, address: &str, facts: UserFacts) -> Self {
+        self.users.insert(address.to_lowercase(), facts);
+        self
+    }
+
+    fn user(&self, address: &str) -> Option<&UserFacts> {
+        self.users.get(&address.to_lowercase())
+    }
+}
+
+impl DirectoryFacts for SimpleDirectory {
+    fn is_internal(&self, address: &str) -> bool {
+        self.user(address).is_some_and(|u| u.internal)
+    }
+    fn key_mode(&self, address: &str) -> Option<KeyMode> {
+        self.user(address).and_then(|u| u.key_mode)
+    }
+    fn key_available(&self, address: &str) -> bool {
+        self.user(address).is_some_and(|u| u.key_available)
+    }
+    fn consumer_policy(&self, address: &str) -> Option<String> {
+        self.user(address).and_then(|u| u.consumer_policy.clone())
+    }
+    fn delivery_preference(&self, address: &str) -> Option<DeliveryPreference> {
+        self.user(address).and_then(|u| u.delivery_preference)
+    }
+    fn mailing_list_size(&self, address: &str) -> Option<u64> {
+        self.user(address).and_then(|u| u.mailing_list_size)
+    }
+    fn is_adk(&self, key_id: &str) -> bool {
+        self.adk_key_ids
+            .iter()
+            .any(|k| crate::modifier::key_id_matches(k, key_id))
+    }
+}
+
+/// One dictionary term.
+#[derive(Debug, Clone)]
+pub enum Term {
+    /// Whole-value, case-insensitive equality.
+    Literal(String),
+    /// A regular expression that must match the whole value, case-insensitively.
+    Pattern(Regex),
+}
+
+/// Dictionaries held in memory; names are case-insensitive.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryDictionaries {
+    dictionaries: BTreeMap<String, Vec<Term>>,
+}
+
+impl MemoryDictionaries {
+    /// Create (or empty) a dictionary.
+    pub fn define(&mut self, name: &str) {
+        self.dictionaries.insert(name.to_lowercase(), Vec::new());
+    }
+
+    pub fn add_literal(&mut self, name: &str, literal: &str) {
+        self.dictionaries
+            .entry(name.to_lowercase())
+            .or_default()
+            .push(Term::Literal(literal.trim().to_lowercase()));
+    }
+
+    /// Add a pattern term; it is anchored at both ends when compiled.
+    pub fn add_pattern(&mut self, name: &str, pattern: &str) -> Result<(), MatchError> {
+        let re = compile_pattern(&format!("^(?:{pattern})$"))?;
+        self.dictionaries
+            .entry(name.to_lowercase())
+            .or_default()
+            .push(Term::Pattern(re));
+        Ok(())
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.dictionaries.keys().cloned().collect()
+    }
+}
+
+impl Dictionaries for MemoryDictionaries {
+    fn contains(&self, dictionary: &str, value: &str) -> Option<bool> {
+        let terms = self.dictionaries.get(&dictionary.to_lowercase())?;
+        let v = value.trim().to_lowercase();
+        Some(terms.iter().any(|t| match t {
+            Term::Literal(l) => *l == v,
+            Term::Pattern(re) => re.is_match(&v),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dictionary_literals_and_anchored_patterns() {
+        // Scenario 24 of the directory spec: literal jsmith@example.com, pattern j.*@example.com.
+        let mut d = MemoryDictionaries::default();
+        d.add_literal("D", "jsmith@example.com");
+        d.add_pattern("D", r"j.*@example\.com").unwrap();
+        assert_eq!(d.contains("d", "jsmith"), Some(false));
+        assert_eq!(d.contains("D", "JSmith@Example.com"), Some(true));
+        assert_eq!(d.contains("D", "jgreen@example.com"), Some(true));
+        assert_eq!(d.contains("D", "jgreen@example.com.evil.test"), Some(false));
+        assert_eq!(d.contains("missing", "x"), None);
+        assert!(d.add_pattern("D", "(").is_err());
+    }
+
+    #[test]
+    fn simple_message_headers_are_case_insensitive() {
+        let m = SimpleMessage {
+            headers: vec![
+                ("Subject".into(), "hi".into()),
+                ("X-A".into(), "1".into()),
+                ("x-a".into(), "2".into()),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(m.subject(), Some("hi"));
+        assert_eq!(m.header_values("X-a"), vec!["1", "2"]);
+        assert_eq!(m.encoding(), EncodingFormat::NotEncoded);
+    }
+
+    #[test]
+    fn directory_defaults_to_external_without_key() {
+        let d = SimpleDirectory::default().with(
+            "Alice@Example.com",
+            UserFacts {
+                internal: true,
+                key_mode: Some(KeyMode::Skm),
+                ..Default::default()
+            },
+        );
+        assert!(d.is_internal("alice@example.com"));
+        assert_eq!(d.key_mode("ALICE@example.com"), Some(KeyMode::Skm));
+        assert!(!d.is_internal("bob@ext.test"));
+        assert!(!d.key_available("bob@ext.test"));
+    }
+}

@@ -1,0 +1,18 @@
+//! Signet's mail policy engine (guide §14–§15).
+//!
+//! The crate decides and never does IO: callers hand it facts about one message through the
+//! traits in [`facts`] and get back a [`eval::Plan`] (what to do, per recipient) and a
+//! [`eval::Trace`] (which rule fired and why), which Learn Mode logs instead of acting on.
+//!
+//! - [`model`]: chains, rules, condition trees, actions (serde, postcard-friendly).
+//! - [`validate`]: errors for rules the engine cannot evaluate, warnings for rules it can but
+//!   that probably do not do what the administrator meant.
+//! - [`modifier`]: the case-insensitive matching behind every condition modifier.
+//! - [`facts`]: the traits the engine reads the world through.
+//! - [`eval`]: per-recipient chain evaluation.
+
+pub mod eval;
+pub mod facts;
+pub mod model;
+pub mod modifier;
+pub mod validate;
