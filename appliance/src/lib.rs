@@ -7,3 +7,4 @@ pub mod config;
 pub mod daemon;
 pub mod housekeeping;
 pub mod keys_cli;
+pub mod policy_cli;

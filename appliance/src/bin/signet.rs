@@ -75,6 +75,9 @@ enum Top {
         #[arg(long)]
         passphrase_file: Option<PathBuf>,
     },
+    /// Mail policy chains.
+    #[command(subcommand)]
+    Policy(signet_appliance::policy_cli::PolicyCmd),
     /// Trusted keys and certificates from outside the organization.
     #[command(subcommand)]
     Trusted(signet_appliance::keys_cli::TrustedCmd),
@@ -244,6 +247,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
+        Top::Policy(cmd) => signet_appliance::policy_cli::run(client(&cli)?, cmd, j).await,
         Top::Trusted(cmd) => signet_appliance::keys_cli::trusted(client(&cli)?, cmd, j).await,
         Top::Backup(cmd) => signet_appliance::keys_cli::backup(client(&cli)?, cmd, j).await,
         Top::Domain(cmd) => {

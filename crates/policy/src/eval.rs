@@ -16,7 +16,13 @@
 //!   has no finishing answer (or does not exist), the message passes through unprocessed, the
 //!   factory default.
 //! - Learn Mode: the trace records what would have happened; the plan delivers unchanged.
+//! - "Matches pattern" regexes are compiled once per [`evaluate`] call (shared by all
+//!   recipients and rules) and reused; a pattern that fails to compile fails every time.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use regex::Regex;
 use signet_model::KeyMode;
 
 use crate::facts::{Dictionaries, DirectoryFacts, MessageFacts, SessionFacts};
@@ -152,12 +158,32 @@ pub struct Trace {
     pub recipients: Vec<RecipientTrace>,
 }
 
+/// "Matches pattern" regexes compiled so far, by pattern text.
+#[derive(Default)]
+struct PatternCache {
+    compiled: RefCell<HashMap<String, Result<Regex, MatchError>>>,
+}
+
+impl PatternCache {
+    fn is_match(&self, pattern: &str, value: &str) -> Result<bool, MatchError> {
+        let mut compiled = self.compiled.borrow_mut();
+        let entry = compiled
+            .entry(pattern.to_string())
+            .or_insert_with(|| modifier::compile_pattern(pattern));
+        match entry {
+            Ok(re) => Ok(re.is_match(value)),
+            Err(e) => Err(e.clone()),
+        }
+    }
+}
+
 /// Evaluate the policy for every recipient.
 pub fn evaluate(policy: &Policy, input: &Input<'_>) -> (Plan, Trace) {
     let mut plans = Vec::new();
     let mut traces = Vec::new();
+    let patterns = PatternCache::default();
     for recipient in input.recipients {
-        let (outcome, steps) = evaluate_recipient(policy, input, recipient);
+        let (outcome, steps) = evaluate_recipient(policy, input, recipient, &patterns);
         let planned = if input.learn_mode {
             RecipientPlan {
                 recipient: recipient.clone(),
@@ -190,6 +216,7 @@ fn evaluate_recipient(
     policy: &Policy,
     input: &Input<'_>,
     recipient: &str,
+    patterns: &PatternCache,
 ) -> (RecipientPlan, Vec<Step>) {
     let mut steps = Vec::new();
     let mut actions = Vec::new();
@@ -199,7 +226,11 @@ fn evaluate_recipient(
         (input.start_chain.to_string(), EntryReason::Start)
     };
     let mut hops = 0;
-    let ctx = Ctx { input, recipient };
+    let ctx = Ctx {
+        input,
+        recipient,
+        patterns,
+    };
     let disposition = 'chains: loop {
         hops += 1;
         let in_exception = chain_name.eq_ignore_ascii_case(EXCEPTION_CHAIN);
@@ -316,6 +347,7 @@ fn evaluate_recipient(
 struct Ctx<'a, 'b> {
     input: &'a Input<'b>,
     recipient: &'a str,
+    patterns: &'a PatternCache,
 }
 
 fn domain_of(address: &str) -> &str {
@@ -515,6 +547,8 @@ impl Ctx<'_, '_> {
                     .dictionaries
                     .contains(expected, v)
                     .ok_or_else(|| MatchError::UnknownDictionary(expected.to_string()))?
+            } else if modifier == Modifier::MatchesPattern {
+                self.patterns.is_match(expected, v)?
             } else {
                 modifier::match_text(modifier, v, expected)?
             };

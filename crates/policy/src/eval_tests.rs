@@ -574,3 +574,34 @@ fn an_exception_chain_that_jumps_away_still_terminates() {
         Some(&Step::ExceptionDefault)
     );
 }
+
+#[test]
+fn pattern_cache_compiles_once_and_keeps_errors() {
+    let cache = PatternCache::default();
+    assert!(cache.is_match("secret", "Re: top SECRET plan").unwrap());
+    assert!(!cache.is_match("secret", "lunch").unwrap());
+    assert!(cache.is_match("(", "x").is_err());
+    assert!(cache.is_match("(", "y").is_err());
+    assert_eq!(cache.compiled.borrow().len(), 2);
+
+    // A bad pattern sends every recipient to the Exception chain, not just the first.
+    let policy = Policy {
+        chains: vec![chain(
+            DEFAULT_CHAIN,
+            vec![rule(
+                "bad",
+                ConditionGroup::all(vec![cond(
+                    ConditionSubject::RecipientAddress,
+                    Modifier::MatchesPattern,
+                    "(",
+                )]),
+                vec![Action::Drop],
+            )],
+        )],
+    };
+    let w = World::new("alice@example.com");
+    let (plan, _) = w.run(&policy, &["a@ext.test", "b@ext.test"], false);
+    for r in &plan.recipients {
+        assert_eq!(r.disposition, Disposition::PassThrough);
+    }
+}

@@ -10,8 +10,10 @@
 //! - [`modifier`]: the case-insensitive matching behind every condition modifier.
 //! - [`facts`]: the traits the engine reads the world through.
 //! - [`eval`]: per-recipient chain evaluation.
+//! - [`factory`]: the chains and dictionaries of a fresh install.
 
 pub mod eval;
+pub mod factory;
 pub mod facts;
 pub mod model;
 pub mod modifier;

@@ -8,13 +8,18 @@
 //! than [`MAX_GROUP_DEPTH`], a modifier the condition does not take, a pattern or number that does
 //! not parse, a dictionary or chain that does not exist).
 //!
+//! Applicability is an error too: a condition or action the chain's applicability does not
+//! allow (guide §14.4 and §14.5 tables), a condition or action the Exception chain does not
+//! allow (application, service type, authenticated user, local connector IP/port; Bounce, Pass
+//! through, Drop), and Pass through anywhere but the Exception chain.
+//!
 //! "Chain end reachable" is judged syntactically: the end is unreachable only if some enabled
 //! rule is always true (its top group is "always true") and its actions end the pass (a finishing
 //! action, Go to chain, or Expand mailing list). Anything subtler would need the facts.
 
 use crate::model::{
-    Action, ConditionGroup, ConditionSubject, EncryptedTo, MAX_GROUP_DEPTH, Modifier, Node, Policy,
-    Rule, Statement,
+    Action, Applicability, Chain, ConditionGroup, ConditionSubject, EXCEPTION_CHAIN, EncryptedTo,
+    MAX_GROUP_DEPTH, Modifier, Node, Policy, Rule, Statement,
 };
 use crate::modifier::{compile_pattern, match_number, match_version};
 
@@ -46,6 +51,24 @@ pub enum Issue {
     UnknownDictionary(String),
     #[error("unknown chain {0:?}")]
     UnknownChain(String),
+    #[error("condition {subject} cannot be used in a {applicability:?} chain")]
+    ConditionNotApplicable {
+        subject: String,
+        applicability: Applicability,
+    },
+    #[error("action {action} cannot be used in a {applicability:?} chain")]
+    ActionNotApplicable {
+        action: String,
+        applicability: Applicability,
+    },
+    #[error(
+        "the Exception chain allows only application, service type, authenticated-user and local connector conditions, not {0}"
+    )]
+    ConditionNotAllowedInException(String),
+    #[error("the Exception chain allows only the Bounce, Pass through and Drop actions, not {0}")]
+    ActionNotAllowedInException(String),
+    #[error("Pass through is only allowed in the Exception chain")]
+    PassThroughOutsideException,
     // Warnings.
     #[error("finishing action {action} is not the last action; the actions after it never run")]
     FinishingActionNotLast { action: String },
@@ -140,6 +163,91 @@ pub fn allowed_modifiers(subject: &ConditionSubject) -> &'static [Modifier] {
     }
 }
 
+/// Chain applicabilities a condition may be used in (guide §14.4: "All" is every kind, "C/S"
+/// is Server and Client, Server, Client). The internal/external and key-found conditions are
+/// Signet's additions: internal/external needs the directory (C/S); a key lookup exists on every
+/// side (All).
+pub fn condition_applicability(subject: &ConditionSubject) -> &'static [Applicability] {
+    use Applicability::*;
+    const ALL: &[Applicability] = &[ServerAndClient, Server, Client, Standalone, Mobile];
+    const CS: &[Applicability] = &[ServerAndClient, Server, Client];
+    const SERVER: &[Applicability] = &[Server];
+    const SC_OR_SERVER: &[Applicability] = &[ServerAndClient, Server];
+    const CLIENT_SIDE: &[Applicability] = &[Client, Standalone, Mobile];
+    match subject {
+        ConditionSubject::RecipientAddress
+        | ConditionSubject::RecipientDomain
+        | ConditionSubject::SenderAddress
+        | ConditionSubject::SenderDomain
+        | ConditionSubject::MessageHeader { .. }
+        | ConditionSubject::MessageSubject
+        | ConditionSubject::MessageBody
+        | ConditionSubject::MessageSize
+        | ConditionSubject::AttachmentName
+        | ConditionSubject::AttachmentType
+        | ConditionSubject::Application(_)
+        | ConditionSubject::ServiceType(_)
+        | ConditionSubject::RecipientKeyFound => ALL,
+        ConditionSubject::RecipientConsumerPolicy
+        | ConditionSubject::RecipientIsMailingList
+        | ConditionSubject::RecipientKeyMode(_)
+        | ConditionSubject::RecipientDeliveryPreference(_)
+        | ConditionSubject::RecipientIsInternal
+        | ConditionSubject::SenderConsumerPolicy
+        | ConditionSubject::SenderKeyMode(_)
+        | ConditionSubject::SenderIsInternal
+        | ConditionSubject::MailingListUserCount
+        | ConditionSubject::ConnectedUserAuthenticated
+        | ConditionSubject::LocalConnectorIp
+        | ConditionSubject::LocalConnectorPort => CS,
+        ConditionSubject::MessageEncodingFormat(_)
+        | ConditionSubject::AnyPartEncrypted(_)
+        | ConditionSubject::AnyPartSigned
+        | ConditionSubject::MessageIsFromMailingList => SERVER,
+        ConditionSubject::AllEncrypted(_) => SC_OR_SERVER,
+        ConditionSubject::ClientVersion => CLIENT_SIDE,
+    }
+}
+
+/// Chain applicabilities an action may be used in (guide §14.5). Pass through is not in the
+/// table: it is the Exception chain's own action, checked separately.
+pub fn action_applicability(action: &Action) -> &'static [Applicability] {
+    use Applicability::*;
+    const ALL: &[Applicability] = &[ServerAndClient, Server, Client, Standalone, Mobile];
+    const CS: &[Applicability] = &[ServerAndClient, Server, Client];
+    const SERVER: &[Applicability] = &[Server];
+    match action {
+        Action::Send(_) | Action::SendClear | Action::Bounce => ALL,
+        Action::SendViaWep
+        | Action::SendViaPdf(_)
+        | Action::Deliver
+        | Action::DecryptAndVerify { .. }
+        | Action::ExpandMailingList
+        | Action::AddLogEntry { .. }
+        | Action::AddHeader { .. }
+        | Action::GoToChain { .. } => CS,
+        Action::SendArchiveCopy(_) | Action::Drop | Action::AddToDictionary { .. } => SERVER,
+        Action::PassThrough => SERVER,
+    }
+}
+
+/// Whether a condition may be used in the Exception chain (guide §14.4, [L4921]).
+pub fn allowed_in_exception_chain(subject: &ConditionSubject) -> bool {
+    matches!(
+        subject,
+        ConditionSubject::Application(_)
+            | ConditionSubject::ServiceType(_)
+            | ConditionSubject::ConnectedUserAuthenticated
+            | ConditionSubject::LocalConnectorIp
+            | ConditionSubject::LocalConnectorPort
+    )
+}
+
+/// Whether an action may be used in the Exception chain (guide §14.11).
+pub fn action_allowed_in_exception_chain(action: &Action) -> bool {
+    matches!(action, Action::Bounce | Action::PassThrough | Action::Drop)
+}
+
 /// Validate every chain. `dictionaries` are the names that exist (compared case-insensitively).
 pub fn validate_policy(policy: &Policy, dictionaries: &[String]) -> Report {
     let mut report = Report::default();
@@ -156,7 +264,7 @@ pub fn validate_policy(policy: &Policy, dictionaries: &[String]) -> Report {
                     },
                 );
             }
-            validate_rule(policy, &chain.name, rule, dictionaries, &mut report);
+            validate_rule(policy, chain, rule, dictionaries, &mut report);
             if rule.enabled && rule.conditions.statement == Statement::AlwaysTrue {
                 if always_true.is_none() {
                     always_true = Some(&rule.name);
@@ -175,16 +283,23 @@ pub fn validate_policy(policy: &Policy, dictionaries: &[String]) -> Report {
 
 fn validate_rule(
     policy: &Policy,
-    chain: &str,
+    chain: &Chain,
     rule: &Rule,
     dictionaries: &[String],
     report: &mut Report,
 ) {
     let mut issues = Vec::new();
+    let in_exception = chain.name.eq_ignore_ascii_case(EXCEPTION_CHAIN);
     if rule.conditions.statement != Statement::AlwaysTrue && rule.conditions.children.is_empty() {
         issues.push(Issue::NoConditions);
     } else {
         check_group(&rule.conditions, 1, dictionaries, &mut issues);
+        check_condition_scope(
+            &rule.conditions,
+            chain.applicability,
+            in_exception,
+            &mut issues,
+        );
     }
     if rule.actions.is_empty() {
         issues.push(Issue::NoActions);
@@ -194,6 +309,18 @@ fn validate_rule(
         if (action.finishes() || action.transfers()) && i < last {
             issues.push(Issue::FinishingActionNotLast {
                 action: format!("{action:?}"),
+            });
+        }
+        if in_exception {
+            if !action_allowed_in_exception_chain(action) {
+                issues.push(Issue::ActionNotAllowedInException(action_name(action)));
+            }
+        } else if matches!(action, Action::PassThrough) {
+            issues.push(Issue::PassThroughOutsideException);
+        } else if !action_applicability(action).contains(&chain.applicability) {
+            issues.push(Issue::ActionNotApplicable {
+                action: action_name(action),
+                applicability: chain.applicability,
             });
         }
         match action {
@@ -207,7 +334,43 @@ fn validate_rule(
         }
     }
     for issue in issues {
-        report.push(chain, Some(&rule.name), issue);
+        report.push(&chain.name, Some(&rule.name), issue);
+    }
+}
+
+/// The action's variant name, without its options.
+fn action_name(action: &Action) -> String {
+    let debug = format!("{action:?}");
+    debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Conditions the chain's applicability (and, for the Exception chain, the guide's short list)
+/// does not allow.
+fn check_condition_scope(
+    group: &ConditionGroup,
+    applicability: Applicability,
+    in_exception: bool,
+    issues: &mut Vec<Issue>,
+) {
+    for child in &group.children {
+        match child {
+            Node::Group(g) => check_condition_scope(g, applicability, in_exception, issues),
+            Node::Condition(c) => {
+                let subject = format!("{:?}", c.subject);
+                if in_exception && !allowed_in_exception_chain(&c.subject) {
+                    issues.push(Issue::ConditionNotAllowedInException(subject));
+                } else if !condition_applicability(&c.subject).contains(&applicability) {
+                    issues.push(Issue::ConditionNotApplicable {
+                        subject,
+                        applicability,
+                    });
+                }
+            }
+        }
     }
 }
 
@@ -394,7 +557,132 @@ mod tests {
             e.iter()
                 .any(|i| matches!(i, Issue::ModifierNotAllowed { .. }))
         );
-        assert_eq!(e.len(), 9, "{e:?}");
+        // ClientVersion is a client-side condition and the chain is Server.
+        assert!(e.contains(&Issue::ConditionNotApplicable {
+            subject: "ClientVersion".into(),
+            applicability: Applicability::Server,
+        }));
+        assert_eq!(e.len(), 10, "{e:?}");
+    }
+
+    fn chain_of(name: &str, applicability: Applicability, rules: Vec<Rule>) -> Chain {
+        Chain {
+            name: name.into(),
+            applicability,
+            rules,
+            factory: false,
+        }
+    }
+
+    #[test]
+    fn applicability_is_enforced() {
+        let flag = |s: ConditionSubject| -> Node { Condition::flag(s).into() };
+        let p = Policy {
+            chains: vec![
+                chain_of(
+                    "Standalone chain",
+                    Applicability::Standalone,
+                    vec![
+                        // Recipient key mode is C/S only; Drop is Server only.
+                        rule(
+                            "km",
+                            ConditionGroup::all(vec![flag(ConditionSubject::RecipientKeyMode(
+                                signet_model::KeyMode::Skm,
+                            ))]),
+                            vec![Action::Drop],
+                        ),
+                        // Address and Send are "All": fine anywhere.
+                        rule(
+                            "ok",
+                            ConditionGroup::all(vec![dom("x.test")]),
+                            vec![Action::Send(Default::default())],
+                        ),
+                        rule("pass", ConditionGroup::always(), vec![Action::PassThrough]),
+                    ],
+                ),
+                chain_of(
+                    "SC",
+                    Applicability::ServerAndClient,
+                    vec![rule(
+                        "server-only",
+                        ConditionGroup::any(vec![
+                            flag(ConditionSubject::AnyPartSigned),
+                            flag(ConditionSubject::AllEncrypted(EncryptedTo::AnyKey)),
+                        ]),
+                        vec![Action::AddToDictionary {
+                            address: crate::model::AddressSource::Sender,
+                            dictionary: "D".into(),
+                        }],
+                    )],
+                ),
+            ],
+        };
+        let r = validate_policy(&p, &["D".to_string()]);
+        let e = issues(&r.errors);
+        assert_eq!(
+            e,
+            vec![
+                Issue::ConditionNotApplicable {
+                    subject: "RecipientKeyMode(Skm)".into(),
+                    applicability: Applicability::Standalone,
+                },
+                Issue::ActionNotApplicable {
+                    action: "Drop".into(),
+                    applicability: Applicability::Standalone,
+                },
+                Issue::PassThroughOutsideException,
+                Issue::ConditionNotApplicable {
+                    subject: "AnyPartSigned".into(),
+                    applicability: Applicability::ServerAndClient,
+                },
+                Issue::ActionNotApplicable {
+                    action: "AddToDictionary".into(),
+                    applicability: Applicability::ServerAndClient,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn exception_chain_restrictions() {
+        let p = Policy {
+            chains: vec![chain_of(
+                EXCEPTION_CHAIN,
+                Applicability::Server,
+                vec![
+                    rule(
+                        "service",
+                        ConditionGroup::all(vec![
+                            Condition::flag(ConditionSubject::ServiceType(
+                                crate::model::ServiceKind::SmtpInbound,
+                            ))
+                            .into(),
+                            Condition::new(
+                                ConditionSubject::LocalConnectorPort,
+                                Modifier::Is,
+                                "25",
+                            )
+                            .into(),
+                        ]),
+                        vec![Action::PassThrough],
+                    ),
+                    rule(
+                        "bad",
+                        ConditionGroup::all(vec![dom("x.test")]),
+                        vec![Action::SendClear],
+                    ),
+                    rule("rest", ConditionGroup::always(), vec![Action::Bounce]),
+                ],
+            )],
+        };
+        let r = validate_policy(&p, &[]);
+        assert_eq!(
+            issues(&r.errors),
+            vec![
+                Issue::ConditionNotAllowedInException("RecipientDomain".into()),
+                Issue::ActionNotAllowedInException("SendClear".into()),
+            ]
+        );
     }
 
     #[test]

@@ -109,6 +109,16 @@ pub enum Command {
     RemoveTrusted {
         id: String,
     },
+    /// Creates a mail policy chain, or replaces it when `replace` is set. A factory chain
+    /// stays a factory chain whatever the new version says.
+    PutPolicyChain {
+        chain: signet_policy::model::Chain,
+        replace: bool,
+    },
+    /// Deletes a chain; factory chains (Default, Exception, ...) cannot be deleted.
+    DeletePolicyChain {
+        name: String,
+    },
     /// A certificate this server issued was revoked: the CRL lists it from now on.
     RecordRevokedCertificate {
         certificate: RevokedCertificate,

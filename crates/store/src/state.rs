@@ -37,6 +37,8 @@ pub(crate) mod keys {
     pub const IGNITION: &str = "ign/";
     pub const REVOKED_CERT: &str = "crl/";
     pub const TRUSTED: &str = "tru/";
+    /// Mail policy chains by lower-case name (chain names compare case-insensitively).
+    pub const POLICY_CHAIN: &str = "pol/";
     /// The cluster data key encrypted to the Organization Key.
     pub const DATA_KEY_FOR_ORG_KEY: &[u8] = b"okw/data-key";
 
@@ -153,6 +155,7 @@ pub(crate) fn apply(txn: &mut Txn<'_>, command: &Command) -> Result<CommandOutco
                     added_at: *at,
                 },
             )?;
+            sync_managed_domains_dictionary(txn, name, true)?;
             done
         }
         Command::RemoveManagedDomain { name } => {
@@ -167,6 +170,7 @@ pub(crate) fn apply(txn: &mut Txn<'_>, command: &Command) -> Result<CommandOutco
                 ))));
             }
             txn.delete(k);
+            sync_managed_domains_dictionary(txn, name, false)?;
             done
         }
         Command::AddConsumer { consumer } => {
@@ -332,11 +336,33 @@ pub(crate) fn apply(txn: &mut Txn<'_>, command: &Command) -> Result<CommandOutco
         | Command::AddIgnitionKey { .. }
         | Command::RemoveIgnitionKey { .. }
         | Command::RecordRevokedCertificate { .. }
+        | Command::PutPolicyChain { .. }
+        | Command::DeletePolicyChain { .. }
         | Command::AddTrusted { .. }
         | Command::SetTrustFlags { .. }
         | Command::RemoveTrusted { .. }
         | Command::RestoreState { .. } => keyring::apply(txn, command),
     }
+}
+
+/// The factory policy's rules read the managed domains from the "Managed Domains" dictionary;
+/// it follows the managed-domain list in the same apply, so the two never disagree.
+fn sync_managed_domains_dictionary(
+    txn: &mut Txn<'_>,
+    domain: &str,
+    present: bool,
+) -> Result<(), StoreError> {
+    let dictionary = signet_policy::factory::MANAGED_DOMAINS;
+    if !txn.exists(&keys::key(keys::DICTIONARY, dictionary))? {
+        return Ok(());
+    }
+    let entry = keys::dictionary_entry(dictionary, &domain.to_lowercase());
+    if present {
+        txn.put(entry, &())?;
+    } else {
+        txn.delete(entry);
+    }
+    Ok(())
 }
 
 fn consumers_in(txn: &Txn<'_>, domain: &str, kind: ConsumerKind) -> Result<usize, StoreError> {

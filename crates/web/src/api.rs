@@ -17,6 +17,7 @@ use signet_model::{
 };
 use signet_store::{Command, CommandOutput, now_millis};
 
+use crate::problem::ApiJson;
 use crate::{AppState, Problem};
 
 pub(crate) type ApiResult = Result<Json<Value>, Problem>;
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api_keys::routes())
         .merge(crate::api_system::routes())
         .merge(crate::api_trusted::routes())
+        .merge(crate::api_policy::routes())
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such API route") })
         .with_state(state)
 }
@@ -118,7 +120,7 @@ struct TokenRequest {
 async fn issue_token(
     admin: Admin,
     State(s): State<AppState>,
-    Json(req): Json<TokenRequest>,
+    ApiJson(req): ApiJson<TokenRequest>,
 ) -> ApiResult {
     admin.require(Permission::ConfigureClustering)?;
     let ttl = req.ttl_secs.unwrap_or(3600);
@@ -140,7 +142,11 @@ struct JoinBody {
     token: String,
 }
 
-async fn join(admin: Admin, State(s): State<AppState>, Json(req): Json<JoinBody>) -> ApiResult {
+async fn join(
+    admin: Admin,
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<JoinBody>,
+) -> ApiResult {
     admin.require(Permission::ConfigureClustering)?;
     let started = s.node.join(&req.token).await?;
     // The erased administrators' tokens die with the old data: hand the CLI on this machine
@@ -178,7 +184,7 @@ struct DomainBody {
 async fn add_domain(
     admin: Admin,
     State(s): State<AppState>,
-    Json(req): Json<DomainBody>,
+    ApiJson(req): ApiJson<DomainBody>,
 ) -> ApiResult {
     admin.require(Permission::ConfigureSystem)?;
     let name = ManagedDomain::normalize_name(&req.name)?;
@@ -254,7 +260,11 @@ struct UserBody {
     no_key: bool,
 }
 
-async fn add_user(admin: Admin, State(s): State<AppState>, Json(req): Json<UserBody>) -> ApiResult {
+async fn add_user(
+    admin: Admin,
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<UserBody>,
+) -> ApiResult {
     admin.require(Permission::AddUsers)?;
     let email = EmailAddress::parse(&req.email)?;
     let kind = match req.kind {
@@ -361,7 +371,7 @@ struct LearnModeBody {
 async fn set_learn_mode(
     admin: Admin,
     State(s): State<AppState>,
-    Json(req): Json<LearnModeBody>,
+    ApiJson(req): ApiJson<LearnModeBody>,
 ) -> ApiResult {
     admin.require(Permission::ConfigureSystem)?;
     s.node
@@ -387,7 +397,7 @@ struct DictionaryBody {
 async fn create_dictionary(
     admin: Admin,
     State(s): State<AppState>,
-    Json(req): Json<DictionaryBody>,
+    ApiJson(req): ApiJson<DictionaryBody>,
 ) -> ApiResult {
     admin.require(Permission::ConfigureSystem)?;
     let dictionary = Dictionary {
@@ -441,7 +451,7 @@ async fn add_entries(
     admin: Admin,
     State(s): State<AppState>,
     Path(name): Path<String>,
-    Json(req): Json<EntriesBody>,
+    ApiJson(req): ApiJson<EntriesBody>,
 ) -> ApiResult {
     admin.require(Permission::ConfigureSystem)?;
     if req.entries.is_empty() || req.entries.len() > 10_000 {

@@ -19,6 +19,7 @@ use signet_store::{Command, Node, now_millis};
 
 use crate::api::{Admin, ApiResult, to_json};
 use crate::keyring::{self, KeyError, NewKey};
+use crate::problem::ApiJson;
 use crate::{AppState, Problem};
 
 pub fn routes() -> Router<AppState> {
@@ -155,7 +156,7 @@ async fn set_item(
     admin: Admin,
     State(s): State<AppState>,
     Path(kind): Path<String>,
-    Json(req): Json<ItemBody>,
+    ApiJson(req): ApiJson<ItemBody>,
 ) -> ApiResult {
     admin.require(Permission::ConfigureSystem)?;
     let kind = kind_of(&kind)?;
@@ -286,7 +287,7 @@ async fn export_item(
     admin: Admin,
     State(s): State<AppState>,
     Path(kind): Path<String>,
-    Json(req): Json<ExportBody>,
+    ApiJson(req): ApiJson<ExportBody>,
 ) -> Result<Response, Problem> {
     admin.require(Permission::ViewSettings)?;
     let kind = kind_of(&kind)?;
@@ -522,7 +523,7 @@ async fn add_user_key(
     admin: Admin,
     State(s): State<AppState>,
     Path(email): Path<String>,
-    Json(req): Json<AddKeyBody>,
+    ApiJson(req): ApiJson<AddKeyBody>,
 ) -> ApiResult {
     admin.require(Permission::ManageUsers)?;
     let (view, consumer) = consumer_or_404(&s.node, &email).await?;
@@ -569,7 +570,7 @@ async fn export_user_key(
     admin: Admin,
     State(s): State<AppState>,
     Path((email, fingerprint)): Path<(String, String)>,
-    Json(req): Json<ExportBody>,
+    ApiJson(req): ApiJson<ExportBody>,
 ) -> Result<Response, Problem> {
     admin.require(Permission::ViewSettings)?;
     let (_, consumer) = consumer_or_404(&s.node, &email).await?;
@@ -663,7 +664,7 @@ struct IgnitionBody {
 async fn add_ignition(
     admin: Admin,
     State(s): State<AppState>,
-    Json(req): Json<IgnitionBody>,
+    ApiJson(req): ApiJson<IgnitionBody>,
 ) -> ApiResult {
     admin.require(Permission::ConfigureSystem)?;
     let name = req.name.trim().to_string();
@@ -712,7 +713,11 @@ struct UnlockBody {
     organization_key: Option<String>,
 }
 
-async fn unlock(admin: Admin, State(s): State<AppState>, Json(req): Json<UnlockBody>) -> ApiResult {
+async fn unlock(
+    admin: Admin,
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<UnlockBody>,
+) -> ApiResult {
     admin.require(Permission::ViewSettings)?;
     if !s.node.is_locked() {
         return Ok(Json(json!({ "locked": false, "changed": false })));

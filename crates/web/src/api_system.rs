@@ -12,6 +12,7 @@ use signet_store::{Command, now_millis};
 use crate::api::{Admin, ApiResult, to_json};
 use crate::api_keys::{ItemBody, set_organization_item};
 use crate::keyring::KeyError;
+use crate::problem::ApiJson;
 use crate::{AppState, Problem, backup};
 
 /// Backups up to this size are accepted for restore (the guide refuses 2 GB and more).
@@ -56,8 +57,12 @@ struct SetupBody {
 }
 
 /// The setup assistant's core for a new server: managed domains, the Organization Key and
-/// Certificate, Learn Mode on. The first administrator already exists (made at first start).
-async fn setup(admin: Admin, State(s): State<AppState>, Json(req): Json<SetupBody>) -> ApiResult {
+/// Certificate, the factory policy chains and dictionaries, Learn Mode on. The first administrator already exists (made at first start).
+async fn setup(
+    admin: Admin,
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<SetupBody>,
+) -> ApiResult {
     admin.require(Permission::ManageAdministrators)?;
     let view = s.node.read().await?;
     if view
@@ -105,6 +110,7 @@ async fn setup(admin: Admin, State(s): State<AppState>, Json(req): Json<SetupBod
             setting: Setting::LearnMode(true),
         })
         .await?;
+    install_factory_policy(&s, &names).await?;
     let view = s.node.read().await?;
     let fingerprint = |k| {
         view.organization_item(k)
@@ -121,6 +127,50 @@ async fn setup(admin: Admin, State(s): State<AppState>, Json(req): Json<SetupBod
     })))
 }
 
+/// The chains and dictionaries of a fresh install (guide §14.11), unless the policy already
+/// has chains (a restored or hand-made policy is kept).
+async fn install_factory_policy(s: &AppState, domains: &[String]) -> Result<(), Problem> {
+    let view = s.node.read().await?;
+    if !view.policy()?.chains.is_empty() {
+        return Ok(());
+    }
+    for (name, description) in signet_policy::factory::FACTORY_DICTIONARIES {
+        if view.dictionary(name)?.is_none() {
+            s.node
+                .execute(Command::CreateDictionary {
+                    dictionary: signet_model::Dictionary {
+                        name: (*name).to_string(),
+                        description: (*description).to_string(),
+                        factory: true,
+                        created_at: now_millis(),
+                    },
+                })
+                .await?;
+        }
+    }
+    // The dictionary was made after the domains: fill it once; from now on the store keeps
+    // it in step with the managed domains.
+    let entries = domains
+        .iter()
+        .map(|d| signet_model::DictionaryEntry::parse(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    s.node
+        .execute(Command::AddDictionaryEntries {
+            name: signet_policy::factory::MANAGED_DOMAINS.to_string(),
+            entries,
+        })
+        .await?;
+    for chain in signet_policy::factory::factory_policy(domains).chains {
+        s.node
+            .execute(Command::PutPolicyChain {
+                chain,
+                replace: false,
+            })
+            .await?;
+    }
+    Ok(())
+}
+
 #[derive(Deserialize, Default)]
 struct CreateBackupBody {
     name: Option<String>,
@@ -129,7 +179,7 @@ struct CreateBackupBody {
 async fn create_backup(
     admin: Admin,
     State(s): State<AppState>,
-    Json(req): Json<CreateBackupBody>,
+    ApiJson(req): ApiJson<CreateBackupBody>,
 ) -> ApiResult {
     admin.require(Permission::ConfigureSystem)?;
     let keep = s.node.read().await?.backup_schedule()?.keep;
@@ -171,7 +221,7 @@ struct ScheduleBody {
 async fn set_schedule(
     admin: Admin,
     State(s): State<AppState>,
-    Json(req): Json<ScheduleBody>,
+    ApiJson(req): ApiJson<ScheduleBody>,
 ) -> ApiResult {
     admin.require(Permission::ConfigureSystem)?;
     let mut schedule = s.node.read().await?.backup_schedule()?;
@@ -222,7 +272,7 @@ struct RestoreBody {
 async fn restore(
     admin: Admin,
     State(s): State<AppState>,
-    Json(req): Json<RestoreBody>,
+    ApiJson(req): ApiJson<RestoreBody>,
 ) -> ApiResult {
     admin.require(Permission::ManageAdministrators)?;
     use base64::Engine;

@@ -15,6 +15,7 @@ use signet_store::{Command, now_millis};
 
 use crate::api::{Admin, ApiResult};
 use crate::keyring::{self, KeyError};
+use crate::problem::ApiJson;
 use crate::{AppState, Problem};
 
 pub fn routes() -> Router<AppState> {
@@ -81,7 +82,7 @@ fn check_flags(x509: bool, flags: &TrustFlags) -> Result<(), Problem> {
     Ok(())
 }
 
-async fn add(admin: Admin, State(s): State<AppState>, Json(req): Json<AddBody>) -> ApiResult {
+async fn add(admin: Admin, State(s): State<AppState>, ApiJson(req): ApiJson<AddBody>) -> ApiResult {
     admin.require(Permission::ConfigureSystem)?;
     let bytes = req.data.as_bytes();
     let item = if smime::is_x509(bytes) {
@@ -129,7 +130,7 @@ async fn set_flags(
     admin: Admin,
     State(s): State<AppState>,
     Path(id): Path<String>,
-    Json(flags): Json<TrustFlags>,
+    ApiJson(flags): ApiJson<TrustFlags>,
 ) -> ApiResult {
     admin.require(Permission::ConfigureSystem)?;
     let id = id.to_uppercase();

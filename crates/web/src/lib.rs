@@ -6,6 +6,7 @@
 
 mod api;
 mod api_keys;
+mod api_policy;
 mod api_system;
 mod api_trusted;
 pub mod backup;

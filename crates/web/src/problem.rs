@@ -11,6 +11,9 @@ pub struct Problem {
     pub status: StatusCode,
     pub title: String,
     pub detail: String,
+    /// Extension members (RFC 9457 §3.2), e.g. a validator's findings.
+    #[serde(skip)]
+    pub extra: Option<serde_json::Value>,
 }
 
 impl Problem {
@@ -19,6 +22,7 @@ impl Problem {
             status,
             title: status.canonical_reason().unwrap_or("Error").to_string(),
             detail: detail.into(),
+            extra: None,
         }
     }
 }
@@ -32,12 +36,15 @@ impl IntoResponse for Problem {
             title: &'a str,
             status: u16,
             detail: &'a str,
+            #[serde(flatten, skip_serializing_if = "Option::is_none")]
+            extra: Option<&'a serde_json::Value>,
         }
         let body = Body {
             kind: "about:blank",
             title: &self.title,
             status: self.status.as_u16(),
             detail: &self.detail,
+            extra: self.extra.as_ref(),
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
         (
@@ -76,5 +83,30 @@ impl From<StoreError> for Problem {
 impl From<signet_model::InvalidInput> for Problem {
     fn from(e: signet_model::InvalidInput) -> Self {
         Problem::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+    }
+}
+
+/// A JSON request body whose rejection (bad JSON, wrong shape, wrong content type) is a
+/// problem+json answer like every other error, saying what was wrong.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Problem> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(Problem::new(
+                rejection.status(),
+                format!(
+                    "the request body is not acceptable: {}",
+                    rejection.body_text()
+                ),
+            )),
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! Applying the key commands (organization keys and certificates, Ignition Keys, the CRL list,
-//! restore from a backup) and reading what they wrote.
+//! trusted keys, restore from a backup), the mail policy's chains, and reading what they wrote.
 //!
 //! The rules here are the guide's (§10, §16, §17): one item per slot, the Organization Key cannot
 //! simply be deleted, replacing it needs a confirmation and removes the Ignition Keys and the
@@ -83,6 +83,43 @@ pub(super) fn apply(txn: &mut Txn<'_>, command: &Command) -> Result<CommandOutco
             let k = key(IGNITION, name);
             if !txn.exists(&k)? {
                 return Ok(Err(Rejection::NotFound(format!("Ignition Key {name}"))));
+            }
+            txn.delete(k);
+            done
+        }
+        Command::PutPolicyChain { chain, replace } => {
+            let k = key(POLICY_CHAIN, &chain.name.to_lowercase());
+            let existing = txn.get::<signet_policy::model::Chain>(&k)?;
+            let mut chain = chain.clone();
+            match existing {
+                Some(_) if !replace => {
+                    return Ok(Err(Rejection::AlreadyExists(format!(
+                        "policy chain {}",
+                        chain.name
+                    ))));
+                }
+                Some(old) => chain.factory = old.factory,
+                None if *replace => {
+                    return Ok(Err(Rejection::NotFound(format!(
+                        "policy chain {}",
+                        chain.name
+                    ))));
+                }
+                None => {}
+            }
+            txn.put(k, &chain)?;
+            done
+        }
+        Command::DeletePolicyChain { name } => {
+            let k = key(POLICY_CHAIN, &name.to_lowercase());
+            let Some(chain) = txn.get::<signet_policy::model::Chain>(&k)? else {
+                return Ok(Err(Rejection::NotFound(format!("policy chain {name}"))));
+            };
+            if chain.factory {
+                return Ok(Err(Rejection::Conflict(format!(
+                    "policy chain {} comes with the product and cannot be deleted",
+                    chain.name
+                ))));
             }
             txn.delete(k);
             done
@@ -218,6 +255,20 @@ impl StateView {
             .get(DATA_KEY_FOR_ORG_KEY)?
             .map(|v| super::decode(&v))
             .transpose()
+    }
+
+    /// The whole mail policy (every chain).
+    pub fn policy(&self) -> Result<signet_policy::model::Policy, StoreError> {
+        Ok(signet_policy::model::Policy {
+            chains: self.all(POLICY_CHAIN)?,
+        })
+    }
+
+    pub fn policy_chain(
+        &self,
+        name: &str,
+    ) -> Result<Option<signet_policy::model::Chain>, StoreError> {
+        self.get(POLICY_CHAIN, &name.to_lowercase())
     }
 
     pub fn trusted_items(&self) -> Result<Vec<TrustedItem>, StoreError> {

@@ -1400,3 +1400,81 @@ fn restore_replaces_global_data_but_keeps_the_cluster_and_the_restoring_admin() 
     );
     Ok(())
 }
+
+fn policy_chain(name: &str, factory: bool) -> signet_policy::model::Chain {
+    use signet_policy::model::{
+        Action, Applicability, Chain, Condition, ConditionGroup, ConditionSubject, Modifier, Rule,
+    };
+    Chain {
+        name: name.into(),
+        applicability: Applicability::Server,
+        rules: vec![Rule {
+            name: "tag partner mail".into(),
+            description: String::new(),
+            enabled: true,
+            conditions: ConditionGroup::all(vec![
+                Condition::new(ConditionSubject::RecipientDomain, Modifier::Is, "ext.test").into(),
+            ]),
+            actions: vec![
+                Action::AddHeader {
+                    name: "X-T".into(),
+                    value: "1".into(),
+                    replace_existing: false,
+                },
+                Action::Deliver,
+            ],
+            key_search: vec![],
+        }],
+        factory,
+    }
+}
+
+#[test]
+fn policy_chains_are_stored_whole_and_factory_chains_stay() -> TestResult {
+    let f = Fixture::new()?;
+    f.ok(Command::PutPolicyChain {
+        chain: policy_chain("Default", true),
+        replace: false,
+    })?;
+    f.ok(Command::PutPolicyChain {
+        chain: policy_chain("Partners", false),
+        replace: false,
+    })?;
+    assert!(matches!(
+        f.rejected(Command::PutPolicyChain {
+            chain: policy_chain("PARTNERS", false),
+            replace: false,
+        })?,
+        Rejection::AlreadyExists(_)
+    ));
+    assert!(matches!(
+        f.rejected(Command::PutPolicyChain {
+            chain: policy_chain("Nope", false),
+            replace: true,
+        })?,
+        Rejection::NotFound(_)
+    ));
+    // Replacing a factory chain keeps it a factory chain.
+    f.ok(Command::PutPolicyChain {
+        chain: policy_chain("default", false),
+        replace: true,
+    })?;
+    let v = f.view();
+    assert_eq!(v.policy_chain("DEFAULT")?.map(|c| c.factory), Some(true));
+    assert_eq!(v.policy()?.chains.len(), 2);
+    assert_eq!(
+        v.policy_chain("partners")?,
+        Some(policy_chain("Partners", false))
+    );
+    assert!(matches!(
+        f.rejected(Command::DeletePolicyChain {
+            name: "Default".into()
+        })?,
+        Rejection::Conflict(_)
+    ));
+    f.ok(Command::DeletePolicyChain {
+        name: "partners".into(),
+    })?;
+    assert!(f.view().policy_chain("Partners")?.is_none());
+    Ok(())
+}
