@@ -5,6 +5,7 @@ pub mod bench;
 pub mod client;
 pub mod config;
 pub mod daemon;
+pub mod dictionary_cli;
 pub mod housekeeping;
 pub mod keys_cli;
 pub mod policy_cli;

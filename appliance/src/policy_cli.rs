@@ -22,6 +22,8 @@ pub enum PolicyCmd {
     Delete { name: String },
     /// Validate the whole policy: errors and warnings.
     Validate,
+    /// Put every factory chain back as it ships; your own chains stay.
+    RestoreFactoryDefaults,
 }
 
 pub async fn run(api: ApiClient, cmd: &PolicyCmd, json_out: bool) -> anyhow::Result<()> {
@@ -75,6 +77,13 @@ pub async fn run(api: ApiClient, cmd: &PolicyCmd, json_out: bool) -> anyhow::Res
             .await?
         }
         PolicyCmd::Validate => api.get("/api/v1/policy/validate").await?,
+        PolicyCmd::RestoreFactoryDefaults => {
+            api.post(
+                "/api/v1/policy/restore-factory-defaults",
+                serde_json::json!({}),
+            )
+            .await?
+        }
     };
     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     Ok(())

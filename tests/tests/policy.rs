@@ -113,7 +113,70 @@ fn chains_are_validated_stored_and_protected() {
     );
     let out = a.cli(&["policy", "delete", "Exception"]);
     assert_error_line(&out, "deleting the Exception chain", &["409"]);
+    // A factory chain edited by hand comes back as it ships; our own chain stays.
+    let mut outbound = a.cli_ok_json(&["policy", "show", "Outbound"]);
+    let shipped_rules = outbound["rules"].as_array().map(Vec::len);
+    outbound["rules"] = json!([]);
+    fs::write(&file, outbound.to_string()).expect("chain file");
+    a.cli_ok_json(&["policy", "put", path_str(&file)]);
+    assert_eq!(
+        a.cli_ok_json(&["policy", "show", "Outbound"])["rules"],
+        json!([])
+    );
+    a.cli_ok_json(&["policy", "restore-factory-defaults"]);
+    let back = a.cli_ok_json(&["policy", "show", "Outbound"]);
+    assert_eq!(
+        back["rules"].as_array().map(Vec::len),
+        shipped_rules,
+        "{back}"
+    );
+    assert_eq!(
+        a.cli_ok_json(&["policy", "show", "Partners"])["name"],
+        "Partners"
+    );
+
     a.cli_ok(&["policy", "delete", "Partners"]);
     let out = a.cli(&["policy", "delete", "Partners"]);
     assert_error_line(&out, "deleting twice", &["404"]);
+}
+
+/// Dictionaries through `signet dictionary`: create, add from arguments and a file, list the
+/// entries (an export), search across dictionaries, remove, delete; factory dictionaries stay.
+#[test]
+fn dictionaries_are_managed_from_the_cli() {
+    let _serial = serial();
+    let dir = tmp();
+    let a = Node::spawn("A", None);
+    setup(&a, &["example.com"]);
+
+    a.cli_ok(&[
+        "dictionary",
+        "create",
+        "VIP",
+        "--description",
+        "very important",
+    ]);
+    a.cli_ok(&["dictionary", "add", "VIP", "CEO@example.com"]);
+    let file = dir.path().join("more.txt");
+    fs::write(&file, "cfo@example.com\n\ncto@example.com\n").expect("entries file");
+    let added = a.cli_ok_json(&["dictionary", "add", "VIP", "--file", path_str(&file)]);
+    assert_eq!(added["added"], 2, "{added}");
+    let entries = a.cli_ok(&["dictionary", "entries", "VIP"]);
+    assert_eq!(
+        entries.lines().collect::<Vec<_>>(),
+        ["ceo@example.com", "cfo@example.com", "cto@example.com"],
+        "entries are lower-cased and listed one per line"
+    );
+    let found = a.cli_ok_json(&["dictionary", "search", "CFO"]);
+    assert_eq!(found["results"][0]["dictionary"], "VIP", "{found}");
+    let removed = a.cli_ok_json(&["dictionary", "remove", "VIP", "cto@example.com", "nobody@x"]);
+    assert_eq!(removed["removed"], 1, "{removed}");
+    let out = a.cli(&["dictionary", "add", "VIP"]);
+    assert_error_line(&out, "adding nothing", &["give entries"]);
+
+    let out = a.cli(&["dictionary", "delete", "Managed Domains"]);
+    assert_error_line(&out, "deleting a factory dictionary", &["409"]);
+    a.cli_ok(&["dictionary", "delete", "VIP"]);
+    let out = a.cli(&["dictionary", "entries", "VIP"]);
+    assert_error_line(&out, "a deleted dictionary", &["404"]);
 }

@@ -11,10 +11,12 @@
 //! - `api` ([`api`]): three real `signetd` processes; each write is what an administrator's
 //!   tool does, an authenticated HTTPS API call. Failover is measured here, with SIGKILL.
 //!
-//! `signet bench crypto` ([`crypto`]) measures the message transforms instead.
+//! `signet bench crypto` ([`crypto`]) measures the message transforms instead, and
+//! `signet bench policy` ([`policy`]) the mail-policy decisions.
 
 mod api;
 pub mod crypto;
+pub mod policy;
 mod store;
 
 use std::future::Future;

@@ -75,6 +75,9 @@ enum Top {
         #[arg(long)]
         passphrase_file: Option<PathBuf>,
     },
+    /// Dictionaries that policy rules match against.
+    #[command(subcommand)]
+    Dictionary(signet_appliance::dictionary_cli::DictionaryCmd),
     /// Mail policy chains.
     #[command(subcommand)]
     Policy(signet_appliance::policy_cli::PolicyCmd),
@@ -148,6 +151,9 @@ enum BenchCmd {
     /// Encrypt+sign and decrypt+verify messages/s on one core, beside one gpg/openssl process
     /// per message.
     Crypto(signet_appliance::bench::crypto::CryptoBenchArgs),
+    /// Mail-policy decisions/s on one core (factory and a 200-rule policy), beside the cost of
+    /// parsing the message into facts.
+    Policy(signet_appliance::bench::policy::PolicyBenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -206,6 +212,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Top::Bench(BenchCmd::Crypto(args)) => {
             signet_appliance::bench::crypto::run(args.clone()).await
         }
+        Top::Bench(BenchCmd::Policy(args)) => {
+            signet_appliance::bench::policy::run(args.clone()).await
+        }
         Top::Cluster(cmd) => cluster(&cli, cmd).await,
         Top::Setup {
             domains,
@@ -247,6 +256,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
+        Top::Dictionary(cmd) => signet_appliance::dictionary_cli::run(client(&cli)?, cmd, j).await,
         Top::Policy(cmd) => signet_appliance::policy_cli::run(client(&cli)?, cmd, j).await,
         Top::Trusted(cmd) => signet_appliance::keys_cli::trusted(client(&cli)?, cmd, j).await,
         Top::Backup(cmd) => signet_appliance::keys_cli::backup(client(&cli)?, cmd, j).await,

@@ -605,3 +605,90 @@ fn pattern_cache_compiles_once_and_keeps_errors() {
         assert_eq!(r.disposition, Disposition::PassThrough);
     }
 }
+
+/// Issue 4 item 7: a missing dictionary or chain is only a validation warning; at run time the
+/// recipient goes to the Exception chain (and passes through with the factory Exception rule).
+#[test]
+fn missing_dictionary_or_chain_is_a_warning_and_goes_to_exception() {
+    let dict_rule = |subject: ConditionSubject| {
+        rule(
+            "uses-missing",
+            ConditionGroup::all(vec![
+                Condition::new(subject, Modifier::IsInDictionary, "No Such Dictionary").into(),
+            ]),
+            vec![Action::SendClear],
+        )
+    };
+    let key_dict_rule = rule(
+        "uses-missing-keys",
+        ConditionGroup::all(vec![
+            Condition::flag(ConditionSubject::AnyPartEncrypted(
+                EncryptedTo::KeyInDictionary("No Such Keys".into()),
+            ))
+            .into(),
+        ]),
+        vec![Action::SendClear],
+    );
+    let goto_rule = rule(
+        "jumps-nowhere",
+        ConditionGroup::always(),
+        vec![
+            header("X-Before"),
+            Action::GoToChain {
+                chain: "No Such Chain".into(),
+            },
+        ],
+    );
+    let mut w = World::new("alice@example.com");
+    w.message.crypto = CryptoFacts {
+        any_part_encrypted: true,
+        pkesk_key_ids: vec!["89ABCDEFDEADBEEF".into()],
+        ..Default::default()
+    };
+    for r in [
+        dict_rule(ConditionSubject::RecipientAddress),
+        dict_rule(ConditionSubject::SenderDomain),
+        key_dict_rule,
+        goto_rule,
+    ] {
+        let policy = Policy {
+            chains: vec![
+                chain(DEFAULT_CHAIN, vec![r.clone()]),
+                exception_chain(Action::PassThrough),
+            ],
+        };
+        let report = crate::validate::validate_policy(&policy, &[]);
+        assert!(report.is_ok(), "{}: {:?}", r.name, report.errors);
+        assert!(
+            report.warnings.iter().any(|f| matches!(
+                f.issue,
+                crate::validate::Issue::UnknownDictionary(_)
+                    | crate::validate::Issue::UnknownChain(_)
+            )),
+            "{}: {:?}",
+            r.name,
+            report.warnings
+        );
+        let (plan, trace) = w.run(&policy, &["bob@ext.test"], false);
+        assert_eq!(
+            finished(&plan.recipients[0]),
+            Some(&Action::PassThrough),
+            "{}",
+            r.name
+        );
+        let entered_exception = trace.recipients[0].steps.iter().any(|s| {
+            matches!(
+                s,
+                Step::EnterChain {
+                    chain,
+                    reason: EntryReason::Error { .. } | EntryReason::UnknownChain { .. },
+                } if chain == EXCEPTION_CHAIN
+            )
+        });
+        assert!(
+            entered_exception,
+            "{}: {:?}",
+            r.name, trace.recipients[0].steps
+        );
+    }
+}

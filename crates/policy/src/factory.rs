@@ -9,12 +9,18 @@
 //!
 //! Every factory chain has `factory: true`. Rules refer to dictionaries by name; the names are
 //! in [`FACTORY_DICTIONARIES`], which the installer must create alongside the chains.
+//!
+//! **The factory chains are data**: `crates/policy/factory/policy.json` (pretty JSON of a
+//! [`Policy`], the same format `signet policy show` prints), compiled in with `include_str!`
+//! ([`FACTORY_POLICY_JSON`]) and parsed once. The file is the source of what ships. A test-only
+//! Rust builder (`factory_source.rs`) carries the provenance comments for every rule and
+//! regenerates the file; a test fails while the two differ. Nothing in the file depends on the
+//! managed domains: the rules read the [`MANAGED_DOMAINS`] dictionary, and [`factory_policy`]
+//! only adds the install-time domain list to the descriptions of the Default rules that read it.
 
-use crate::model::{
-    Action, Annotation, Applicability, Chain, Condition, ConditionGroup, ConditionSubject,
-    DEFAULT_CHAIN, DeliveryPreference, EXCEPTION_CHAIN, EncodingFormat, Modifier, Node, PdfOptions,
-    Policy, Rule, SendOptions, ServiceKind,
-};
+use std::sync::OnceLock;
+
+use crate::model::{Chain, ConditionGroup, DEFAULT_CHAIN, Modifier, Node, Policy};
 
 /// The dictionary of managed domains. The store keeps its entries equal to the configured
 /// managed domains; the Default chain reads it to tell inbound and outbound mail apart.
@@ -54,332 +60,88 @@ pub const FACTORY_DICTIONARIES: &[(&str, &str)] = &[
     ),
 ];
 
-fn rule(name: &str, description: &str, conditions: ConditionGroup, actions: Vec<Action>) -> Rule {
-    Rule {
-        name: name.into(),
-        description: description.into(),
-        enabled: true,
-        conditions,
-        actions,
-        key_search: Vec::new(),
-    }
+/// The factory chains as shipped: `crates/policy/factory/policy.json`.
+pub const FACTORY_POLICY_JSON: &str = include_str!("../factory/policy.json");
+
+/// The factory chains exactly as in [`FACTORY_POLICY_JSON`], without the install-time note
+/// [`factory_policy`] adds. Parsed once per process.
+pub fn factory_defaults() -> Policy {
+    static PARSED: OnceLock<Policy> = OnceLock::new();
+    PARSED
+        .get_or_init(|| {
+            // The file is compiled in and checked by the tests, so this cannot fail at run time.
+            serde_json::from_str(FACTORY_POLICY_JSON)
+                .expect("crates/policy/factory/policy.json is a valid policy")
+        })
+        .clone()
 }
 
-fn chain(name: &str, applicability: Applicability, rules: Vec<Rule>) -> Chain {
-    Chain {
-        name: name.into(),
-        applicability,
-        rules,
-        factory: true,
-    }
-}
-
-fn go_to(chain: &str) -> Action {
-    Action::GoToChain {
-        chain: chain.into(),
-    }
-}
-
-fn service(kind: ServiceKind) -> Node {
-    Condition::flag(ConditionSubject::ServiceType(kind)).into()
-}
-
-fn header_is(name: &str, value: &str) -> Node {
-    Condition::new(
-        ConditionSubject::MessageHeader { name: name.into() },
-        Modifier::Is,
-        value,
-    )
-    .into()
-}
-
-fn subject_contains(value: &str) -> Node {
-    Condition::new(ConditionSubject::MessageSubject, Modifier::Contains, value).into()
-}
-
-/// Cleartext mail is not decrypted; everything else is.
-fn encoded() -> Node {
-    ConditionGroup::none(vec![
-        Condition::flag(ConditionSubject::MessageEncodingFormat(
-            EncodingFormat::NotEncoded,
-        ))
-        .into(),
-    ])
-    .into()
-}
-
-/// Send (encrypted/signed) to the recipient's key, signed, automatic encoding, and bounce when
-/// no key is found.
-fn encrypt_or_bounce() -> Action {
-    Action::Send(SendOptions::default())
-}
-
-/// The policy of a fresh install. `managed_domains` only appears in the Default chain's rule
-/// descriptions: the rules read the [`MANAGED_DOMAINS`] dictionary, so that later changes to
-/// the managed-domain list need no rule edits.
+/// The policy of a fresh install: [`factory_defaults`], with the managed domains at install time
+/// noted in the descriptions of the Default-chain rules that read the [`MANAGED_DOMAINS`]
+/// dictionary. The rules themselves read the dictionary, so later changes to the managed-domain
+/// list need no rule edits.
 pub fn factory_policy(managed_domains: &[String]) -> Policy {
     let at_install = if managed_domains.is_empty() {
         "none yet".to_string()
     } else {
         managed_domains.join(", ")
     };
-    let managed = |subject: ConditionSubject| -> Node {
-        Condition::new(subject, Modifier::IsInDictionary, MANAGED_DOMAINS).into()
-    };
-
-    // Default: every message starts here. "Inbound Mail" is the product's rule name (mail log in
-    // KB 156100); its conditions follow the guide's reconstruction (inbound service and a
-    // managed recipient domain). "Outbound Mail" is the symmetric rule (name inferred). Mail
-    // from and to unmanaged domains passes through unmodified, as the product does (KB 160945).
-    let default = chain(
-        DEFAULT_CHAIN,
-        Applicability::ServerAndClient,
-        vec![
-            rule(
-                "Inbound Mail",
-                &format!(
-                    "Mail received for a managed domain goes to the Inbound chain. \
-                     Managed domains at install: {at_install}."
-                ),
-                ConditionGroup::all(vec![
-                    ConditionGroup::any(vec![
-                        service(ServiceKind::SmtpInbound),
-                        service(ServiceKind::Pop),
-                        service(ServiceKind::Imap),
-                    ])
-                    .into(),
-                    managed(ConditionSubject::RecipientDomain),
-                ]),
-                vec![go_to(INBOUND_CHAIN)],
-            ),
-            rule(
-                "Outbound Mail",
-                &format!(
-                    "Mail sent by a managed-domain user goes to the Outbound chain. \
-                     Managed domains at install: {at_install}."
-                ),
-                ConditionGroup::all(vec![managed(ConditionSubject::SenderDomain)]),
-                vec![go_to(OUTBOUND_CHAIN)],
-            ),
-            rule(
-                "Unmanaged Mail",
-                "Mail neither to nor from a managed domain passes through unmodified.",
-                ConditionGroup::always(),
-                vec![Action::SendClear],
-            ),
-        ],
-    );
-
-    // Only the legacy client's existence is known; it follows the Outbound chain, so an
-    // administrator edits outbound behaviour in one place.
-    let legacy = chain(
-        LEGACY_CLIENT_CHAIN,
-        Applicability::Client,
-        vec![rule(
-            "Outbound Mail",
-            "Legacy (9.0.x) clients apply the Outbound chain.",
-            ConditionGroup::always(),
-            vec![go_to(OUTBOUND_CHAIN)],
-        )],
-    );
-
-    // Guide: "Default: block when the key is not found" for both.
-    let standalone = chain(
-        STANDALONE_CHAIN,
-        Applicability::Standalone,
-        vec![rule(
-            "Encrypt or Block",
-            "Encrypt and sign to the recipient's key; block (bounce) when no key is found.",
-            ConditionGroup::always(),
-            vec![encrypt_or_bounce()],
-        )],
-    );
-    let mobile = chain(
-        MOBILE_CHAIN,
-        Applicability::Mobile,
-        vec![rule(
-            "Encrypt or Block",
-            "Encrypt and sign to the recipient's key; block (bounce) when no key is found.",
-            ConditionGroup::always(),
-            vec![encrypt_or_bounce()],
-        )],
-    );
-
-    // Guide: the default rule keys on service type, and the default is pass through. One rule
-    // per direction so an administrator can switch outbound to Bounce (older releases bounced
-    // outbound mail here, KB 156100) without touching inbound.
-    let exception = chain(
-        EXCEPTION_CHAIN,
-        Applicability::Server,
-        vec![
-            rule(
-                "Inbound Exceptions",
-                "Inbound mail that could not be processed is delivered unmodified.",
-                ConditionGroup::any(vec![
-                    service(ServiceKind::SmtpInbound),
-                    service(ServiceKind::Pop),
-                    service(ServiceKind::Imap),
-                ]),
-                vec![Action::PassThrough],
-            ),
-            rule(
-                "Outbound Exceptions",
-                "Outbound mail that could not be processed is sent unmodified. Choose Bounce \
-                 here to stop unprocessed mail from leaving.",
-                ConditionGroup::any(vec![
-                    service(ServiceKind::SmtpOutbound),
-                    service(ServiceKind::Mapi),
-                    service(ServiceKind::WebEmailProtection),
-                    service(ServiceKind::Blackberry),
-                ]),
-                vec![Action::PassThrough],
-            ),
-        ],
-    );
-
-    // Inbound: "Decrypt Message (SMTP)" is the product's rule name. The POP/IMAP sibling and the
-    // final Deliver rule are inferred: cleartext mail is delivered as it is.
-    let inbound = chain(
-        INBOUND_CHAIN,
-        Applicability::Server,
-        vec![
-            rule(
-                "Decrypt Message (SMTP)",
-                "Decrypt, verify and annotate protected mail arriving by SMTP, then deliver it.",
-                ConditionGroup::all(vec![service(ServiceKind::SmtpInbound), encoded()]),
-                vec![Action::DecryptAndVerify {
-                    annotation: Annotation::Smart,
-                }],
-            ),
-            rule(
-                "Decrypt Message (POP/IMAP)",
-                "Decrypt, verify and annotate protected mail fetched over POP or IMAP.",
-                ConditionGroup::all(vec![
-                    ConditionGroup::any(vec![
-                        service(ServiceKind::Pop),
-                        service(ServiceKind::Imap),
-                    ])
-                    .into(),
-                    encoded(),
-                ]),
-                vec![Action::DecryptAndVerify {
-                    annotation: Annotation::Smart,
-                }],
-            ),
-            rule(
-                "Deliver Message",
-                "Deliver everything else unchanged.",
-                ConditionGroup::always(),
-                vec![Action::Deliver],
-            ),
-        ],
-    );
-
-    // Outbound: expand small mailing lists, send sensitive mail to Secure Message, send the
-    // rest in clear (guide: from 3.2.1 non-sensitive mail goes out in clear). The sensitivity
-    // markers are the ones the evidence supports: "[PGP]" / "[PDF]" in the subject and the
-    // Sensitivity header Outlook writes for "confidential" / "private". The client's encrypt
-    // button has no documented header, so it is not a factory condition.
-    let outbound = chain(
-        OUTBOUND_CHAIN,
-        Applicability::ServerAndClient,
-        vec![
-            rule(
-                "Expand Mailing Lists",
-                "Replace a small directory mailing list by its members and start again.",
-                ConditionGroup::all(vec![
-                    Condition::flag(ConditionSubject::RecipientIsMailingList).into(),
-                    Condition::new(
-                        ConditionSubject::MailingListUserCount,
-                        Modifier::FewerThan,
-                        EXPAND_MAILING_LIST_BELOW.to_string(),
-                    )
-                    .into(),
-                ]),
-                vec![Action::ExpandMailingList],
-            ),
-            rule(
-                "Sensitive Mail",
-                "Mail marked sensitive, confidential, private, [PGP] or [PDF] is sent securely.",
-                ConditionGroup::any(vec![
-                    subject_contains("[PGP]"),
-                    subject_contains("[PDF]"),
-                    header_is("Sensitivity", "Company-Confidential"),
-                    header_is("Sensitivity", "Private"),
-                    header_is("Sensitivity", "Personal"),
-                ]),
-                vec![go_to(SECURE_MESSAGE_CHAIN)],
-            ),
-            rule(
-                "Send Clear",
-                "Everything else goes out unencrypted and unsigned.",
-                ConditionGroup::always(),
-                vec![Action::SendClear],
-            ),
-        ],
-    );
-
-    let secure_message = chain(
-        SECURE_MESSAGE_CHAIN,
-        Applicability::ServerAndClient,
-        vec![
-            rule(
-                "Web Email Protection Recipients",
-                "External recipients who chose Web Email Protection get a WEP notification.",
-                ConditionGroup::all(vec![
-                    Condition::flag(ConditionSubject::RecipientDeliveryPreference(
-                        DeliveryPreference::WebEmailProtection,
-                    ))
-                    .into(),
-                ]),
-                vec![Action::SendViaWep],
-            ),
-            rule(
-                "PDF Email Protection Recipients",
-                "External recipients who chose PDF Email Protection get a protected PDF.",
-                ConditionGroup::all(vec![
-                    Condition::flag(ConditionSubject::RecipientDeliveryPreference(
-                        DeliveryPreference::PdfEmailProtection,
-                    ))
-                    .into(),
-                ]),
-                vec![Action::SendViaPdf(PdfOptions::default())],
-            ),
-            rule(
-                "Other Recipients",
-                "Everyone else needs a key.",
-                ConditionGroup::always(),
-                vec![go_to(SECURE_WITH_KEY_ONLY_CHAIN)],
-            ),
-        ],
-    );
-
-    let key_only = chain(
-        SECURE_WITH_KEY_ONLY_CHAIN,
-        Applicability::ServerAndClient,
-        vec![rule(
-            "Encrypt to Key",
-            "Encrypt and sign to the recipient's key; bounce when no key is found.",
-            ConditionGroup::always(),
-            vec![encrypt_or_bounce()],
-        )],
-    );
-
-    Policy {
-        chains: vec![
-            default,
-            legacy,
-            standalone,
-            mobile,
-            exception,
-            inbound,
-            outbound,
-            secure_message,
-            key_only,
-        ],
+    let mut policy = factory_defaults();
+    for chain in &mut policy.chains {
+        if !chain.name.eq_ignore_ascii_case(DEFAULT_CHAIN) {
+            continue;
+        }
+        for rule in &mut chain.rules {
+            if reads_managed_domains(&rule.conditions) {
+                rule.description = format!(
+                    "{} Managed domains at install: {at_install}.",
+                    rule.description
+                );
+            }
+        }
     }
+    policy
 }
 
+fn reads_managed_domains(group: &ConditionGroup) -> bool {
+    group.children.iter().any(|child| match child {
+        Node::Group(g) => reads_managed_domains(g),
+        Node::Condition(c) => {
+            c.modifier == Modifier::IsInDictionary && c.value.eq_ignore_ascii_case(MANAGED_DOMAINS)
+        }
+    })
+}
+
+/// The policy with every factory chain put back to its factory version and every other chain
+/// kept as it is.
+///
+/// A chain of `current` whose name (case-insensitively) is a factory chain's is replaced by the
+/// factory version, in the same position, whatever its `factory` flag says (chain names are
+/// unique, so a chain with a factory name *is* that factory chain). Factory chains missing from
+/// `current` are appended in factory order. Every other chain, including one marked `factory`
+/// that the current factory set no longer has, is kept unchanged. Rule descriptions come back
+/// without the install-time domain note (see [`factory_policy`]): the domains are in the
+/// Managed Domains dictionary, which this does not touch.
+pub fn restore_factory_defaults(current: &Policy) -> Policy {
+    let factory = factory_defaults();
+    let factory_version = |name: &str| -> Option<&Chain> {
+        factory
+            .chains
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+    };
+    let mut chains: Vec<Chain> = current
+        .chains
+        .iter()
+        .map(|c| factory_version(&c.name).unwrap_or(c).clone())
+        .collect();
+    for f in &factory.chains {
+        if !chains.iter().any(|c| c.name.eq_ignore_ascii_case(&f.name)) {
+            chains.push(f.clone());
+        }
+    }
+    Policy { chains }
+}
 /// The names in [`FACTORY_DICTIONARIES`], for validation.
 pub fn factory_dictionary_names() -> Vec<String> {
     FACTORY_DICTIONARIES
@@ -389,14 +151,139 @@ pub fn factory_dictionary_names() -> Vec<String> {
 }
 
 #[cfg(test)]
+#[path = "factory_source.rs"]
+mod source;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::eval::{Disposition, Plan, Trace, default_input, evaluate};
     use crate::facts::{
         MemoryDictionaries, SessionFacts, SimpleDirectory, SimpleMessage, UserFacts,
     };
-    use crate::model::KeyNotFound;
+    use crate::model::{
+        Action, Applicability, DeliveryPreference, EXCEPTION_CHAIN, EncodingFormat, KeyNotFound,
+        Rule, ServiceKind,
+    };
     use crate::validate::validate_policy;
+
+    /// The file must be exactly what the builder produces (pretty JSON plus a final newline).
+    /// `SIGNET_REGENERATE_FACTORY=1` rewrites it from the builder first.
+    #[test]
+    fn factory_file_matches_the_builder() {
+        let built = source::build();
+        let text = serde_json::to_string_pretty(&built).unwrap() + "\n";
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/factory/policy.json");
+        if std::env::var_os("SIGNET_REGENERATE_FACTORY").is_some() {
+            std::fs::write(path, &text).unwrap();
+        }
+        assert!(
+            FACTORY_POLICY_JSON == text,
+            "factory/policy.json is out of date: run \
+             SIGNET_REGENERATE_FACTORY=1 cargo test -p signet-policy factory_file"
+        );
+        assert_eq!(factory_defaults(), built);
+    }
+
+    #[test]
+    fn install_note_names_the_managed_domains() {
+        let domains = ["example.com".to_string(), "example.org".to_string()];
+        let p = factory_policy(&domains);
+        let default = p.chain(DEFAULT_CHAIN).unwrap();
+        let noted: Vec<&str> = default
+            .rules
+            .iter()
+            .filter(|r| {
+                r.description
+                    .ends_with("install: example.com, example.org.")
+            })
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(noted, vec!["Inbound Mail", "Outbound Mail"]);
+        assert!(
+            factory_policy(&[]).chain(DEFAULT_CHAIN).unwrap().rules[0]
+                .description
+                .ends_with("Managed domains at install: none yet.")
+        );
+        // Apart from the note, it is the shipped file.
+        let mut stripped = p.clone();
+        for (r, f) in stripped.chains[0]
+            .rules
+            .iter_mut()
+            .zip(&factory_defaults().chains[0].rules)
+        {
+            r.description = f.description.clone();
+        }
+        assert_eq!(stripped, factory_defaults());
+    }
+
+    #[test]
+    fn restore_replaces_factory_chains_and_keeps_user_chains() {
+        let factory = factory_defaults();
+        let mut current = factory_policy(&["example.com".to_string()]);
+        // The administrator edited Outbound (renamed in another case), deleted Mobile (the
+        // store refuses that, but a restored backup may lack it) and added two chains.
+        let outbound = current
+            .chains
+            .iter_mut()
+            .find(|c| c.name == OUTBOUND_CHAIN)
+            .unwrap();
+        outbound.name = OUTBOUND_CHAIN.to_uppercase();
+        outbound.rules.insert(
+            0,
+            Rule {
+                name: "Drop Everything".into(),
+                description: String::new(),
+                enabled: true,
+                conditions: ConditionGroup::always(),
+                actions: vec![Action::Drop],
+                key_search: vec![],
+            },
+        );
+        outbound.factory = false;
+        current.chains.retain(|c| c.name != MOBILE_CHAIN);
+        let user = Chain {
+            name: "Legal Hold".into(),
+            applicability: Applicability::Server,
+            rules: vec![],
+            factory: false,
+        };
+        let stale_factory = Chain {
+            name: "Old Factory Chain".into(),
+            applicability: Applicability::Server,
+            rules: vec![],
+            factory: true,
+        };
+        current.chains.insert(1, user.clone());
+        current.chains.push(stale_factory.clone());
+
+        let restored = restore_factory_defaults(&current);
+        // Every factory chain is back, exactly as shipped.
+        for f in &factory.chains {
+            assert_eq!(restored.chain(&f.name), Some(f), "{}", f.name);
+        }
+        // User chains are kept, in place.
+        assert_eq!(restored.chains[1], user);
+        assert_eq!(restored.chain("Old Factory Chain"), Some(&stale_factory));
+        // No duplicates; the missing chain is appended.
+        assert_eq!(restored.chains.len(), factory.chains.len() + 2);
+        assert_eq!(restored.chains.last().unwrap().name, MOBILE_CHAIN);
+        // Idempotent, and a pure factory policy restores to the shipped file.
+        assert_eq!(restore_factory_defaults(&restored), restored);
+        assert_eq!(restore_factory_defaults(&Policy::default()), factory);
+        assert!(validate_policy(&restored, &factory_dictionary_names()).is_ok());
+    }
+
+    #[test]
+    fn factory_file_keeps_reading_the_managed_domains_dictionary() {
+        // No domain is written into a condition: the rules read the dictionary.
+        assert!(!FACTORY_POLICY_JSON.contains("example.com"));
+        let default = factory_defaults();
+        let rules = &default.chain(DEFAULT_CHAIN).unwrap().rules;
+        assert!(reads_managed_domains(&rules[0].conditions));
+        assert!(reads_managed_domains(&rules[1].conditions));
+        assert!(!reads_managed_domains(&rules[2].conditions));
+    }
 
     fn world() -> (SimpleDirectory, MemoryDictionaries) {
         let dir = SimpleDirectory::default()

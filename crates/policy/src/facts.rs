@@ -9,7 +9,7 @@
 //! [`SimpleMessage`], [`SimpleDirectory`] and [`MemoryDictionaries`] are plain in-memory
 //! implementations for callers that already hold the facts, and for tests.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use regex::Regex;
 use signet_model::KeyMode;
@@ -207,32 +207,33 @@ impl DirectoryFacts for SimpleDirectory {
     }
 }
 
-/// One dictionary term.
-#[derive(Debug, Clone)]
-pub enum Term {
-    /// Whole-value, case-insensitive equality.
-    Literal(String),
-    /// A regular expression that must match the whole value, case-insensitively.
-    Pattern(Regex),
+/// One dictionary's terms: literals in a hash set (a 10,000-entry dictionary is one lookup, not
+/// 10,000 comparisons), patterns tried in order after it.
+#[derive(Debug, Clone, Default)]
+struct Terms {
+    literals: HashSet<String>,
+    patterns: Vec<Regex>,
 }
 
 /// Dictionaries held in memory; names are case-insensitive.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryDictionaries {
-    dictionaries: BTreeMap<String, Vec<Term>>,
+    dictionaries: BTreeMap<String, Terms>,
 }
 
 impl MemoryDictionaries {
     /// Create (or empty) a dictionary.
     pub fn define(&mut self, name: &str) {
-        self.dictionaries.insert(name.to_lowercase(), Vec::new());
+        self.dictionaries
+            .insert(name.to_lowercase(), Terms::default());
     }
 
     pub fn add_literal(&mut self, name: &str, literal: &str) {
         self.dictionaries
             .entry(name.to_lowercase())
             .or_default()
-            .push(Term::Literal(literal.trim().to_lowercase()));
+            .literals
+            .insert(literal.trim().to_lowercase());
     }
 
     /// Add a pattern term; it is anchored at both ends when compiled.
@@ -241,7 +242,8 @@ impl MemoryDictionaries {
         self.dictionaries
             .entry(name.to_lowercase())
             .or_default()
-            .push(Term::Pattern(re));
+            .patterns
+            .push(re);
         Ok(())
     }
 
@@ -254,10 +256,7 @@ impl Dictionaries for MemoryDictionaries {
     fn contains(&self, dictionary: &str, value: &str) -> Option<bool> {
         let terms = self.dictionaries.get(&dictionary.to_lowercase())?;
         let v = value.trim().to_lowercase();
-        Some(terms.iter().any(|t| match t {
-            Term::Literal(l) => *l == v,
-            Term::Pattern(re) => re.is_match(&v),
-        }))
+        Some(terms.literals.contains(&v) || terms.patterns.iter().any(|re| re.is_match(&v)))
     }
 }
 

@@ -18,3 +18,8 @@ pub mod facts;
 pub mod model;
 pub mod modifier;
 pub mod validate;
+
+#[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
+mod table_tests;

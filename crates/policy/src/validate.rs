@@ -3,10 +3,17 @@
 //! The reference product lets administrators build contradictory chains and only warns in the
 //! guide. Signet keeps that permissiveness for things that are legal but probably wrong
 //! (**warnings**: a finishing action that is not last, rules after an always-true rule, a chain
-//! whose end can be reached) and refuses only what the engine cannot evaluate as written
-//! (**errors**: a rule without conditions, an always-true group with children, nesting deeper
-//! than [`MAX_GROUP_DEPTH`], a modifier the condition does not take, a pattern or number that does
-//! not parse, a dictionary or chain that does not exist).
+//! whose end can be reached, a dictionary or Go to chain target that does not exist) and refuses
+//! only what the engine cannot evaluate as written (**errors**: a rule without conditions, an
+//! always-true group with children, nesting deeper than [`MAX_GROUP_DEPTH`], a modifier the
+//! condition does not take, a pattern or number that does not parse).
+//!
+//! A missing dictionary or chain is only a warning (issue 4, item 7) because the engine has a
+//! defined answer for it at run time: a condition that reads a missing dictionary is an
+//! evaluation error and a Go to a missing chain is an unknown chain, and both send the recipient
+//! to the Exception chain (see [`crate::eval`]). Dictionaries and chains can also be created
+//! after the rule that names them, so refusing the rule would force an order on the
+//! administrator.
 //!
 //! Applicability is an error too: a condition or action the chain's applicability does not
 //! allow (guide §14.4 and §14.5 tables), a condition or action the Exception chain does not
@@ -47,10 +54,6 @@ pub enum Issue {
     ModifierNotAllowed { subject: String, modifier: Modifier },
     #[error("{0}")]
     BadValue(String),
-    #[error("unknown dictionary {0:?}")]
-    UnknownDictionary(String),
-    #[error("unknown chain {0:?}")]
-    UnknownChain(String),
     #[error("condition {subject} cannot be used in a {applicability:?} chain")]
     ConditionNotApplicable {
         subject: String,
@@ -78,6 +81,13 @@ pub enum Issue {
     ChainEndReachable,
     #[error("the rule has no actions")]
     NoActions,
+    /// Warning: at run time the condition is an evaluation error and the recipient goes to the
+    /// Exception chain (Add to dictionary is left to the caller).
+    #[error("unknown dictionary {0:?} (messages that reach it go to the Exception chain)")]
+    UnknownDictionary(String),
+    /// Warning: at run time the recipient goes to the Exception chain.
+    #[error("unknown chain {0:?} (messages that reach it go to the Exception chain)")]
+    UnknownChain(String),
 }
 
 impl Issue {
@@ -88,6 +98,8 @@ impl Issue {
                 | Issue::AfterAlwaysTrue { .. }
                 | Issue::ChainEndReachable
                 | Issue::NoActions
+                | Issue::UnknownDictionary(_)
+                | Issue::UnknownChain(_)
         )
     }
 }
@@ -547,8 +559,12 @@ mod tests {
         assert!(e.contains(&Issue::NoConditions));
         assert!(e.contains(&Issue::AlwaysTrueWithChildren));
         assert!(e.contains(&Issue::TooDeep));
-        assert!(e.contains(&Issue::UnknownDictionary("Nope".into())));
-        assert!(e.contains(&Issue::UnknownChain("missing".into())));
+        // Missing dictionaries and chains are warnings (issue 4 item 7), not errors.
+        assert!(!e.contains(&Issue::UnknownDictionary("Nope".into())));
+        assert!(!e.contains(&Issue::UnknownChain("missing".into())));
+        let w = issues(&r.warnings);
+        assert!(w.contains(&Issue::UnknownDictionary("Nope".into())));
+        assert!(w.contains(&Issue::UnknownChain("missing".into())));
         assert_eq!(
             e.iter().filter(|i| matches!(i, Issue::BadValue(_))).count(),
             3
@@ -562,7 +578,7 @@ mod tests {
             subject: "ClientVersion".into(),
             applicability: Applicability::Server,
         }));
-        assert_eq!(e.len(), 10, "{e:?}");
+        assert_eq!(e.len(), 8, "{e:?}");
     }
 
     fn chain_of(name: &str, applicability: Applicability, rules: Vec<Rule>) -> Chain {
@@ -723,5 +739,59 @@ mod tests {
         }));
         // The always-true rule only logs, so the end is still reachable.
         assert!(w.contains(&Issue::ChainEndReachable));
+    }
+
+    #[test]
+    fn missing_dictionaries_and_chains_are_only_warnings() {
+        let p = policy(vec![
+            rule(
+                "cond",
+                ConditionGroup::all(vec![
+                    Condition::new(
+                        ConditionSubject::RecipientDomain,
+                        Modifier::IsInDictionary,
+                        "Gone",
+                    )
+                    .into(),
+                    Condition::flag(ConditionSubject::AllEncrypted(
+                        EncryptedTo::KeyInDictionary("Gone Keys".into()),
+                    ))
+                    .into(),
+                ]),
+                vec![Action::AddToDictionary {
+                    address: crate::model::AddressSource::Sender,
+                    dictionary: "Gone Too".into(),
+                }],
+            ),
+            rule(
+                "jump",
+                ConditionGroup::always(),
+                vec![Action::GoToChain {
+                    chain: "Nowhere".into(),
+                }],
+            ),
+        ]);
+        let r = validate_policy(&p, &[]);
+        assert!(r.is_ok(), "{:?}", r.errors);
+        let w = issues(&r.warnings);
+        for name in ["Gone", "Gone Keys", "Gone Too"] {
+            assert!(w.contains(&Issue::UnknownDictionary(name.into())), "{w:?}");
+        }
+        assert!(w.contains(&Issue::UnknownChain("Nowhere".into())), "{w:?}");
+        assert!(!Issue::UnknownChain("x".into()).is_error());
+        assert!(!Issue::UnknownDictionary("x".into()).is_error());
+        // Chain names compare case-insensitively: no warning for an existing chain.
+        let mut p2 = p.clone();
+        p2.chains[0].rules.truncate(0);
+        p2.chains[0].rules.push(rule(
+            "self",
+            ConditionGroup::always(),
+            vec![Action::GoToChain { chain: "c".into() }],
+        ));
+        let w2 = issues(&validate_policy(&p2, &[]).warnings);
+        assert!(
+            !w2.iter().any(|i| matches!(i, Issue::UnknownChain(_))),
+            "{w2:?}"
+        );
     }
 }

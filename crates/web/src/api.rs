@@ -41,9 +41,10 @@ pub fn router(state: AppState) -> Router {
             get(list_dictionaries).post(create_dictionary),
         )
         .route("/api/v1/dictionaries/{name}", delete(delete_dictionary))
+        .route("/api/v1/dictionary-search", get(search_dictionaries))
         .route(
             "/api/v1/dictionaries/{name}/entries",
-            get(list_entries).post(add_entries),
+            get(list_entries).post(add_entries).delete(remove_entries),
         )
         .merge(crate::api_keys::routes())
         .merge(crate::api_system::routes())
@@ -476,4 +477,66 @@ async fn add_entries(
             format!("unexpected outcome {other:?}"),
         )),
     }
+}
+
+async fn remove_entries(
+    admin: Admin,
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<EntriesBody>,
+) -> ApiResult {
+    admin.require(Permission::ConfigureSystem)?;
+    if req.entries.is_empty() || req.entries.len() > 10_000 {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "give 1 to 10000 entries",
+        ));
+    }
+    let entries = req
+        .entries
+        .iter()
+        .map(|e| DictionaryEntry::parse(e))
+        .collect::<Result<Vec<_>, _>>()?;
+    match s
+        .node
+        .execute(Command::RemoveDictionaryEntries { name, entries })
+        .await?
+    {
+        CommandOutput::Count(n) => Ok(Json(json!({ "removed": n }))),
+        other => Err(Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("unexpected outcome {other:?}"),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    q: String,
+}
+
+/// Entries containing the text, across every dictionary (case-insensitive, as entries are).
+async fn search_dictionaries(
+    admin: Admin,
+    State(s): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<SearchQuery>,
+) -> ApiResult {
+    admin.require(Permission::ViewSettings)?;
+    let needle = q.q.trim().to_lowercase();
+    if needle.is_empty() || needle.len() > 1024 {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "q must be 1 to 1024 characters",
+        ));
+    }
+    let view = s.node.read().await?;
+    let mut hits = Vec::new();
+    for dictionary in view.dictionaries()? {
+        for entry in view.dictionary_entries(&dictionary.name)? {
+            if entry.as_str().contains(&needle) {
+                hits.push(json!({ "dictionary": dictionary.name, "entry": entry.as_str() }));
+            }
+        }
+    }
+    Ok(Json(json!({ "results": hits })))
 }

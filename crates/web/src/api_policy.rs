@@ -24,6 +24,10 @@ pub fn routes() -> Router<AppState> {
             get(show_chain).put(put_chain).delete(delete_chain),
         )
         .route("/api/v1/policy/validate", get(validate))
+        .route(
+            "/api/v1/policy/restore-factory-defaults",
+            axum::routing::post(restore_factory_defaults),
+        )
 }
 
 fn dictionary_names(view: &StateView) -> Result<Vec<String>, Problem> {
@@ -141,4 +145,25 @@ async fn validate(admin: Admin, State(s): State<AppState>) -> ApiResult {
     let view = s.node.read().await?;
     let report = validate_policy(&view.policy()?, &dictionary_names(view)?);
     Ok(Json(findings(&report)))
+}
+
+/// Puts every factory chain back as it ships (user chains stay), as the guide's "restore
+/// factory defaults" does. Each chain is one write.
+async fn restore_factory_defaults(admin: Admin, State(s): State<AppState>) -> ApiResult {
+    admin.require(Permission::ConfigureSystem)?;
+    let view = s.node.read().await?;
+    let current = view.policy()?;
+    let restored = signet_policy::factory::restore_factory_defaults(&current);
+    let mut names = Vec::new();
+    for chain in restored.chains {
+        if !chain.factory && current.chain(&chain.name).is_some() {
+            continue;
+        }
+        let replace = current.chain(&chain.name).is_some();
+        names.push(chain.name.clone());
+        s.node
+            .execute(Command::PutPolicyChain { chain, replace })
+            .await?;
+    }
+    Ok(Json(json!({ "restored": names })))
 }
