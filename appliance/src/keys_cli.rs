@@ -209,6 +209,31 @@ async fn with_progress<T>(what: &str, fut: impl std::future::Future<Output = T>)
     out
 }
 
+/// An export call (public key, or the key pair, protected with a passphrase if asked), written
+/// to a file or printed.
+async fn export(
+    api: &ApiClient,
+    path: &str,
+    private: bool,
+    protect: bool,
+    passphrase_file: Option<&Path>,
+    output: Option<&Path>,
+) -> anyhow::Result<()> {
+    let pass = if protect {
+        passphrase(passphrase_file, true)?
+    } else {
+        None
+    };
+    let bytes = api
+        .call_raw(
+            Method::POST,
+            path,
+            Some(json!({ "private": private, "passphrase": pass })),
+        )
+        .await?;
+    write_or_print(output, &bytes)
+}
+
 fn s(v: &Value, k: &str) -> String {
     match &v[k] {
         Value::String(x) => x.clone(),
@@ -306,19 +331,15 @@ pub async fn org(api: ApiClient, cmd: &OrgCmd, json_out: bool) -> anyhow::Result
             passphrase_file,
             output,
         } => {
-            let pass = if *protect {
-                passphrase(passphrase_file.as_deref(), true)?
-            } else {
-                None
-            };
-            let bytes = api
-                .call_raw(
-                    Method::POST,
-                    &format!("/api/v1/organization/{kind}/export"),
-                    Some(json!({ "private": private, "passphrase": pass })),
-                )
-                .await?;
-            return write_or_print(output.as_deref(), &bytes);
+            return export(
+                &api,
+                &format!("/api/v1/organization/{kind}/export"),
+                *private,
+                *protect,
+                passphrase_file.as_deref(),
+                output.as_deref(),
+            )
+            .await;
         }
         OrgCmd::Delete { kind } => {
             api.call(
@@ -418,23 +439,19 @@ pub async fn key(api: ApiClient, cmd: &KeyCmd, json_out: bool) -> anyhow::Result
             passphrase_file,
             output,
         } => {
-            let pass = if *protect {
-                passphrase(passphrase_file.as_deref(), true)?
-            } else {
-                None
-            };
-            let bytes = api
-                .call_raw(
-                    Method::POST,
-                    &format!(
-                        "/api/v1/users/{}/keys/{}/export",
-                        enc(email),
-                        enc(fingerprint)
-                    ),
-                    Some(json!({ "private": private, "passphrase": pass })),
-                )
-                .await?;
-            return write_or_print(output.as_deref(), &bytes);
+            return export(
+                &api,
+                &format!(
+                    "/api/v1/users/{}/keys/{}/export",
+                    enc(email),
+                    enc(fingerprint)
+                ),
+                *private,
+                *protect,
+                passphrase_file.as_deref(),
+                output.as_deref(),
+            )
+            .await;
         }
         KeyCmd::Delete { email, fingerprint } => {
             api.call(

@@ -448,6 +448,32 @@ struct EntriesBody {
     entries: Vec<String>,
 }
 
+/// Checks and normalizes the entries of an add or remove request.
+fn parse_entries(req: &EntriesBody) -> Result<Vec<DictionaryEntry>, Problem> {
+    if req.entries.is_empty() || req.entries.len() > 10_000 {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "give 1 to 10000 entries",
+        ));
+    }
+    Ok(req
+        .entries
+        .iter()
+        .map(|e| DictionaryEntry::parse(e))
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Runs an entries command and answers `{label: count}`.
+async fn count_entries(s: &AppState, command: Command, label: &str) -> ApiResult {
+    match s.node.execute(command).await? {
+        CommandOutput::Count(n) => Ok(Json(json!({ label: n }))),
+        other => Err(Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("unexpected outcome {other:?}"),
+        )),
+    }
+}
+
 async fn add_entries(
     admin: Admin,
     State(s): State<AppState>,
@@ -455,28 +481,8 @@ async fn add_entries(
     ApiJson(req): ApiJson<EntriesBody>,
 ) -> ApiResult {
     admin.require(Permission::ConfigureSystem)?;
-    if req.entries.is_empty() || req.entries.len() > 10_000 {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "give 1 to 10000 entries",
-        ));
-    }
-    let entries = req
-        .entries
-        .iter()
-        .map(|e| DictionaryEntry::parse(e))
-        .collect::<Result<Vec<_>, _>>()?;
-    match s
-        .node
-        .execute(Command::AddDictionaryEntries { name, entries })
-        .await?
-    {
-        CommandOutput::Count(n) => Ok(Json(json!({ "added": n }))),
-        other => Err(Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("unexpected outcome {other:?}"),
-        )),
-    }
+    let entries = parse_entries(&req)?;
+    count_entries(&s, Command::AddDictionaryEntries { name, entries }, "added").await
 }
 
 async fn remove_entries(
@@ -486,28 +492,13 @@ async fn remove_entries(
     ApiJson(req): ApiJson<EntriesBody>,
 ) -> ApiResult {
     admin.require(Permission::ConfigureSystem)?;
-    if req.entries.is_empty() || req.entries.len() > 10_000 {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "give 1 to 10000 entries",
-        ));
-    }
-    let entries = req
-        .entries
-        .iter()
-        .map(|e| DictionaryEntry::parse(e))
-        .collect::<Result<Vec<_>, _>>()?;
-    match s
-        .node
-        .execute(Command::RemoveDictionaryEntries { name, entries })
-        .await?
-    {
-        CommandOutput::Count(n) => Ok(Json(json!({ "removed": n }))),
-        other => Err(Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("unexpected outcome {other:?}"),
-        )),
-    }
+    let entries = parse_entries(&req)?;
+    count_entries(
+        &s,
+        Command::RemoveDictionaryEntries { name, entries },
+        "removed",
+    )
+    .await
 }
 
 #[derive(Deserialize)]
