@@ -21,6 +21,7 @@ pub struct FileConfig {
     pub listen: ListenConfig,
     pub advertise: AdvertiseConfig,
     pub raft: RaftTuning,
+    pub mail: crate::mail::MailConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -48,6 +49,8 @@ pub struct DaemonConfig {
     pub admin_advertise: String,
     pub cluster_advertise: String,
     pub raft: RaftTuning,
+    /// The member's mail proxies, queue and routes (node-local).
+    pub mail: crate::mail::MailConfig,
 }
 
 /// Command-line overrides.
@@ -106,6 +109,7 @@ impl DaemonConfig {
             admin_listen,
             cluster_listen,
             raft: file.raft,
+            mail: file.mail,
         })
     }
 }

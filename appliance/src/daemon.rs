@@ -53,16 +53,29 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<Exit> {
         bootstrap(&node, &config, &admin_tls).await?;
     }
     let tls = signet_transport::tls::admin_server_config(&admin_tls)?;
+    let (stop_mail, mail_stopped) = tokio::sync::watch::channel(false);
+    let mail = crate::mail::start(
+        node.clone(),
+        &config.mail,
+        &config.data_dir,
+        Some(tls.clone()),
+        mail_stopped,
+    )
+    .await?;
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let api = tokio::spawn(signet_web::serve(
         listener,
-        tls,
-        signet_web::AppState { node: node.clone() },
+        tls.clone(),
+        signet_web::AppState {
+            node: node.clone(),
+            mail_queue: mail.queue.clone(),
+        },
         async move {
             let _ = api_stopped.await;
         },
     ));
     let housekeeping = tokio::spawn(crate::housekeeping::run(node.clone()));
+
     if node.is_locked() {
         tracing::warn!(
             "this member is LOCKED (Ignition Keys are set): unlock it with `signet unlock` or POST /api/v1/unlock; mail that needs private keys waits"
@@ -95,6 +108,12 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<Exit> {
         tracing::warn!("the admin API did not finish its requests in time");
     }
     housekeeping.abort();
+    // The proxies stop accepting; a message in the middle of its DATA is not acknowledged, so
+    // the client will send it again. The queue stops between steps (each step is durable).
+    let _ = stop_mail.send(true);
+    for task in mail.tasks {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+    }
     // Leave the data key's on-disk custody matching the Ignition Keys this member has applied.
     if let Err(e) = node.reconcile_data_key_custody() {
         tracing::warn!(error = %e, "cannot reconcile the data key's custody");

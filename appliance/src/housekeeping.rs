@@ -1,6 +1,6 @@
 //! Work a member does on its own, on a timer: keeping the on-disk copy of the data key in line
 //! with the cluster's Ignition Keys (another member may add or remove one), scheduled backups,
-//! and renewing the Organization Key before it expires.
+//! renewing the Organization Key before it expires, and purging expired keys from the key cache.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +18,9 @@ pub async fn run(node: Arc<Node>) {
         seconds += 1;
         if seconds % 600 == 30 {
             renew_organization_key(&node).await;
+        }
+        if seconds % 600 == 45 {
+            purge_expired_cached_keys(&node).await;
         }
         if let Err(e) = node.reconcile_data_key_custody() {
             tracing::warn!(error = %e, "cannot reconcile the data key's custody");
@@ -38,6 +41,20 @@ async fn renew_organization_key(node: &Arc<Node>) {
     }
     if let Err(e) = signet_web::keyring::renew_organization_key_if_due(node).await {
         tracing::warn!(error = %e, "cannot renew the Organization Key");
+    }
+}
+
+/// One member (the leader) purges keys whose cache time is over (the key cache's timeout for
+/// keyserver keys, six months for keys harvested from mail).
+async fn purge_expired_cached_keys(node: &Arc<Node>) {
+    if node.status().diagnostics.role != "leader" {
+        return;
+    }
+    let command = signet_store::Command::PurgeExpiredCachedKeys {
+        now: signet_store::now_millis(),
+    };
+    if let Err(e) = node.execute(command).await {
+        tracing::warn!(error = %e, "cannot purge expired keys from the key cache");
     }
 }
 

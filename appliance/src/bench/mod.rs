@@ -16,6 +16,7 @@
 
 mod api;
 pub mod crypto;
+pub mod mail;
 pub mod policy;
 mod store;
 

@@ -81,6 +81,15 @@ enum Top {
     /// Mail policy chains.
     #[command(subcommand)]
     Policy(signet_appliance::policy_cli::PolicyCmd),
+    /// This member's mail queue: list, delete, retry.
+    #[command(subcommand)]
+    Queue(signet_appliance::queue_cli::QueueCmd),
+    /// Message templates: list, show, set, revert.
+    #[command(subcommand)]
+    Template(signet_appliance::template_cli::TemplateCmd),
+    /// The key cache: cached recipients' keys, purge, trust, timeout, keyserver lookup.
+    #[command(subcommand)]
+    Keycache(signet_appliance::keycache_cli::KeycacheCmd),
     /// Trusted keys and certificates from outside the organization.
     #[command(subcommand)]
     Trusted(signet_appliance::keys_cli::TrustedCmd),
@@ -154,6 +163,9 @@ enum BenchCmd {
     /// Mail-policy decisions/s on one core (factory and a 200-rule policy), beside the cost of
     /// parsing the message into facts.
     Policy(signet_appliance::bench::policy::PolicyBenchArgs),
+    /// smtp-source -> Signet outbound (encrypt + sign) -> sink: messages/s and added latency,
+    /// beside Postfix relaying in clear.
+    Mail(signet_appliance::bench::mail::MailBenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -215,6 +227,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Top::Bench(BenchCmd::Policy(args)) => {
             signet_appliance::bench::policy::run(args.clone()).await
         }
+        Top::Bench(BenchCmd::Mail(args)) => signet_appliance::bench::mail::run(args.clone()).await,
         Top::Cluster(cmd) => cluster(&cli, cmd).await,
         Top::Setup {
             domains,
@@ -258,6 +271,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Top::Dictionary(cmd) => signet_appliance::dictionary_cli::run(client(&cli)?, cmd, j).await,
         Top::Policy(cmd) => signet_appliance::policy_cli::run(client(&cli)?, cmd, j).await,
+        Top::Queue(cmd) => signet_appliance::queue_cli::run(client(&cli)?, cmd, j).await,
+        Top::Template(cmd) => signet_appliance::template_cli::run(client(&cli)?, cmd, j).await,
+        Top::Keycache(cmd) => signet_appliance::keycache_cli::run(client(&cli)?, cmd, j).await,
         Top::Trusted(cmd) => signet_appliance::keys_cli::trusted(client(&cli)?, cmd, j).await,
         Top::Backup(cmd) => signet_appliance::keys_cli::backup(client(&cli)?, cmd, j).await,
         Top::Domain(cmd) => {

@@ -15,13 +15,19 @@ mod settings;
 
 pub use admin::{AdminRole, Administrator, ApiToken, Permission};
 pub use consumer::{Consumer, ConsumerKind};
-pub use dictionary::{Dictionary, DictionaryEntry};
+pub use dictionary::{Dictionary, DictionaryEntry, TermKind};
 pub use domain::{EmailAddress, ManagedDomain};
+pub mod keycache;
+pub use keycache::{CachedKey, CachedKeyKind, KeyCacheTimeout, KeySource};
 pub use keys::{
     IgnitionKey, KeyMode, ManagedKey, OrganizationItem, OrganizationItemKind, RevokedCertificate,
     Sealed, SmimeCertificate, TrustFlags, TrustedItem,
 };
 pub use settings::{BackupSchedule, Setting, SettingName};
+pub mod template;
+pub use template::{
+    MessageTemplate, TEMPLATES, TemplateError, TemplateSpec, check_template, template_spec,
+};
 
 /// Identifies a cluster member. Allocated by the cluster when a node joins; the first node is 1.
 pub type NodeId = u64;

@@ -14,6 +14,8 @@ pub enum Setting {
     LearnMode(bool),
     /// Scheduled backups (guide §17): each member writes its own backup to its backup folder.
     BackupSchedule(BackupSchedule),
+    /// The public key cache timeout: how long keys found on keyservers stay in the key cache.
+    KeyCacheTimeout(crate::KeyCacheTimeout),
 }
 
 /// When scheduled backups run: on the given weekdays at a time of day (UTC), keeping the newest
@@ -48,6 +50,7 @@ impl BackupSchedule {
 pub enum SettingName {
     LearnMode,
     BackupSchedule,
+    KeyCacheTimeout,
 }
 
 impl Setting {
@@ -55,6 +58,7 @@ impl Setting {
         match self {
             Setting::LearnMode(_) => SettingName::LearnMode,
             Setting::BackupSchedule(_) => SettingName::BackupSchedule,
+            Setting::KeyCacheTimeout(_) => SettingName::KeyCacheTimeout,
         }
     }
 }
@@ -64,6 +68,7 @@ impl SettingName {
         match self {
             SettingName::LearnMode => "learn-mode",
             SettingName::BackupSchedule => "backup-schedule",
+            SettingName::KeyCacheTimeout => "key-cache-timeout",
         }
     }
 
@@ -79,6 +84,10 @@ impl SettingName {
                 weekdays: 0x7f,
                 keep: 7,
             }),
+            // The guide states no default; 30 days (docs/keysearch.md).
+            SettingName::KeyCacheTimeout => {
+                Setting::KeyCacheTimeout(crate::KeyCacheTimeout::DEFAULT)
+            }
         }
     }
 }

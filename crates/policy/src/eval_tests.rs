@@ -576,13 +576,17 @@ fn an_exception_chain_that_jumps_away_still_terminates() {
 }
 
 #[test]
-fn pattern_cache_compiles_once_and_keeps_errors() {
-    let cache = PatternCache::default();
-    assert!(cache.is_match("secret", "Re: top SECRET plan").unwrap());
-    assert!(!cache.is_match("secret", "lunch").unwrap());
-    assert!(cache.is_match("(", "x").is_err());
-    assert!(cache.is_match("(", "y").is_err());
-    assert_eq!(cache.compiled.borrow().len(), 2);
+fn shared_patterns_compile_once_and_keep_errors() {
+    let a = modifier::shared_pattern("secret").unwrap();
+    assert!(a.is_match("Re: top SECRET plan"));
+    assert!(!a.is_match("lunch"));
+    // The same compiled regex (and its warm match caches) comes back, not a copy.
+    assert!(std::sync::Arc::ptr_eq(
+        &a,
+        &modifier::shared_pattern("secret").unwrap()
+    ));
+    assert!(modifier::shared_pattern("(").is_err());
+    assert!(modifier::shared_pattern("(").is_err());
 
     // A bad pattern sends every recipient to the Exception chain, not just the first.
     let policy = Policy {

@@ -39,8 +39,8 @@ pub const EXPAND_MAILING_LIST_BELOW: u64 = 30;
 
 /// Dictionaries a fresh install creates, as (name, description). The factory rules reference
 /// "Managed Domains"; the three "Excluded Addresses" dictionaries are the product's other
-/// default dictionaries (KB 180145), created empty for administrators' rules and the Add to
-/// dictionary action.
+/// default dictionaries (KB 180145), for administrators' rules and the Add to dictionary action.
+/// Sign and Do Not Sign start with the patterns in [`FACTORY_DICTIONARY_PATTERNS`].
 pub const FACTORY_DICTIONARIES: &[(&str, &str)] = &[
     (
         MANAGED_DOMAINS,
@@ -57,6 +57,36 @@ pub const FACTORY_DICTIONARIES: &[(&str, &str)] = &[
     (
         "Excluded Addresses: Pending",
         "Automatically detected mailing-list addresses waiting for an administrator's approval.",
+    ),
+];
+
+/// The pattern terms a fresh install puts in the Excluded Addresses dictionaries (guide,
+/// Dictionaries: the default exclusion rules for list-style addresses). Patterns match the whole
+/// address, case-insensitively.
+pub const FACTORY_DICTIONARY_PATTERNS: &[(&str, &[&str])] = &[
+    (
+        "Excluded Addresses: Sign",
+        &[
+            ".*-announce@.*",
+            ".*-bugs@.*",
+            ".*-devel@.*",
+            ".*-digest@.*",
+            ".*-docs@.*",
+            ".*-help@.*",
+            ".*-list@.*",
+            ".*-news@.*",
+            ".*-users@.*",
+        ],
+    ),
+    (
+        "Excluded Addresses: Do Not Sign",
+        &[
+            ".*-bounces@.*",
+            ".*-report@.*",
+            ".*-request@.*",
+            ".*-subscribe@.*",
+            ".*-unsubscribe@.*",
+        ],
     ),
 ];
 

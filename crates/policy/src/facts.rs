@@ -10,12 +10,13 @@
 //! implementations for callers that already hold the facts, and for tests.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::OnceLock;
 
-use regex::Regex;
+use regex::{Regex, RegexSet, RegexSetBuilder};
 use signet_model::KeyMode;
 
 use crate::model::{ApplicationKind, DeliveryPreference, EncodingFormat, ServiceKind};
-use crate::modifier::{MatchError, compile_pattern};
+use crate::modifier::{MatchError, PATTERN_SIZE_LIMIT, compile_pattern};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attachment {
@@ -177,7 +178,8 @@ impl SimpleDirectory {
     }
 
     fn user(&self, address: &str) -> Option<&UserFacts> {
-        self.users.get(&address.to_lowercase())
+        // Lower-cased on the stack: a decision asks the directory several times per recipient.
+        with_lowercase(address, |a| self.users.get(a))
     }
 }
 
@@ -208,11 +210,36 @@ impl DirectoryFacts for SimpleDirectory {
 }
 
 /// One dictionary's terms: literals in a hash set (a 10,000-entry dictionary is one lookup, not
-/// 10,000 comparisons), patterns tried in order after it.
+/// 10,000 comparisons), patterns after it.
 #[derive(Debug, Clone, Default)]
 struct Terms {
     literals: HashSet<String>,
+    /// Each pattern exactly as compiled on its own (anchored, case-insensitive).
+    sources: Vec<String>,
     patterns: Vec<Regex>,
+    /// All the patterns in one set, built on first use: one search per look-up instead of one
+    /// per pattern. `None` if the set exceeds the size limit; then they are tried one by one.
+    set: OnceLock<Option<RegexSet>>,
+}
+
+impl Terms {
+    fn pattern_matches(&self, value: &str) -> bool {
+        if self.patterns.len() < 2 {
+            return self.patterns.iter().any(|re| re.is_match(value));
+        }
+        let set = self.set.get_or_init(|| {
+            RegexSetBuilder::new(&self.sources)
+                .case_insensitive(true)
+                .size_limit(PATTERN_SIZE_LIMIT)
+                .dfa_size_limit(PATTERN_SIZE_LIMIT)
+                .build()
+                .ok()
+        });
+        match set {
+            Some(set) => set.is_match(value),
+            None => self.patterns.iter().any(|re| re.is_match(value)),
+        }
+    }
 }
 
 /// Dictionaries held in memory; names are case-insensitive.
@@ -228,6 +255,7 @@ impl MemoryDictionaries {
             .insert(name.to_lowercase(), Terms::default());
     }
 
+    /// Add a literal term; stored lower-cased, as the model stores literals.
     pub fn add_literal(&mut self, name: &str, literal: &str) {
         self.dictionaries
             .entry(name.to_lowercase())
@@ -236,14 +264,18 @@ impl MemoryDictionaries {
             .insert(literal.trim().to_lowercase());
     }
 
-    /// Add a pattern term; it is anchored at both ends when compiled.
+    /// Add a pattern term, as typed (the model no longer lower-cases patterns: `\D` must stay
+    /// "non-digit"). It is anchored at both ends and compiled case-insensitively, so
+    /// `J.*@Example\.com` matches `jgreen@example.com`.
     pub fn add_pattern(&mut self, name: &str, pattern: &str) -> Result<(), MatchError> {
-        let re = compile_pattern(&format!("^(?:{pattern})$"))?;
-        self.dictionaries
-            .entry(name.to_lowercase())
-            .or_default()
-            .patterns
-            .push(re);
+        // compile_pattern is case-insensitive; the `(?i)` says so where the pattern is read too,
+        // and keeps it so should that ever change.
+        let source = format!("(?i)^(?:{pattern})$");
+        let re = compile_pattern(&source)?;
+        let terms = self.dictionaries.entry(name.to_lowercase()).or_default();
+        terms.sources.push(source);
+        terms.patterns.push(re);
+        terms.set = OnceLock::new();
         Ok(())
     }
 
@@ -252,11 +284,32 @@ impl MemoryDictionaries {
     }
 }
 
+/// Calls `f` with exactly `s.to_lowercase()`; short ASCII text is lower-cased on the stack, so a
+/// dictionary look-up does not allocate.
+fn with_lowercase<R>(s: &str, f: impl FnOnce(&str) -> R) -> R {
+    // The usual address or domain is already lower-case: no copy, no UTF-8 check.
+    if crate::modifier::is_ascii_lowercase_only(s.as_bytes()) {
+        return f(s);
+    }
+    let mut buf = [0u8; 256];
+    if s.is_ascii()
+        && let Some(b) = buf.get_mut(..s.len())
+    {
+        b.copy_from_slice(s.as_bytes());
+        b.make_ascii_lowercase();
+        if let Ok(lower) = std::str::from_utf8(b) {
+            return f(lower);
+        }
+    }
+    f(&s.to_lowercase())
+}
+
 impl Dictionaries for MemoryDictionaries {
     fn contains(&self, dictionary: &str, value: &str) -> Option<bool> {
-        let terms = self.dictionaries.get(&dictionary.to_lowercase())?;
-        let v = value.trim().to_lowercase();
-        Some(terms.literals.contains(&v) || terms.patterns.iter().any(|re| re.is_match(&v)))
+        let terms = with_lowercase(dictionary, |name| self.dictionaries.get(name))?;
+        Some(with_lowercase(value.trim(), |v| {
+            terms.literals.contains(v) || terms.pattern_matches(v)
+        }))
     }
 }
 
@@ -276,6 +329,64 @@ mod tests {
         assert_eq!(d.contains("D", "jgreen@example.com.evil.test"), Some(false));
         assert_eq!(d.contains("missing", "x"), None);
         assert!(d.add_pattern("D", "(").is_err());
+    }
+
+    #[test]
+    fn dictionary_patterns_keep_their_case_and_match_any_case() {
+        // Patterns arrive as typed (the model no longer lower-cases them).
+        let mut d = MemoryDictionaries::default();
+        d.add_pattern("D", r"J.*@Example\.com").unwrap();
+        assert_eq!(d.contains("D", "jgreen@example.com"), Some(true));
+        assert_eq!(d.contains("D", "JGreen@EXAMPLE.com"), Some(true));
+        assert_eq!(d.contains("D", "bob@example.com"), Some(false));
+        // `\D` is "not a digit"; lower-cased it would have become `\d`.
+        d.add_pattern("Codes", r"code-\D+").unwrap();
+        assert_eq!(d.contains("codes", "code-abc"), Some(true));
+        assert_eq!(d.contains("codes", "CODE-ABC"), Some(true));
+        assert_eq!(d.contains("codes", "code-123"), Some(false));
+        // Literals are still lower-cased.
+        d.add_literal("Lit", "  Alice@Example.COM ");
+        assert_eq!(d.contains("LIT", "alice@example.com"), Some(true));
+    }
+
+    #[test]
+    fn pattern_set_agrees_with_each_pattern() {
+        let mut d = MemoryDictionaries::default();
+        let patterns = [
+            r"j.*@example\.com",
+            r"x)|(?:.*\.evil",
+            r"\d+",
+            r"(?-i)ABC",
+            r"ǅ",
+        ];
+        for p in patterns {
+            d.add_pattern("D", p).unwrap();
+        }
+        let terms = d.dictionaries.get("d").unwrap();
+        for v in [
+            "jgreen@example.com",
+            "x",
+            "a.evil",
+            "123",
+            "abc",
+            "ABC",
+            "ǆ",
+            "Ǆ",
+            "",
+            "x.evil.y",
+        ] {
+            let one_by_one = terms.patterns.iter().any(|re| re.is_match(v));
+            assert_eq!(terms.pattern_matches(v), one_by_one, "{v:?}");
+        }
+        assert!(terms.set.get().is_some_and(Option::is_some));
+    }
+
+    #[test]
+    fn stack_lowercase_equals_to_lowercase() {
+        let long = "A".repeat(300);
+        for s in ["", "Dictionary 00", "ÀB", "İx", long.as_str()] {
+            assert_eq!(with_lowercase(s, str::to_string), s.to_lowercase(), "{s:?}");
+        }
     }
 
     #[test]

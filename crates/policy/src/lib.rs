@@ -11,14 +11,21 @@
 //! - [`facts`]: the traits the engine reads the world through.
 //! - [`eval`]: per-recipient chain evaluation.
 //! - [`factory`]: the chains and dictionaries of a fresh install.
+//! - [`edit`]: rule-level edits of one chain (add, replace, move, enable, delete).
+//! - [`transfer`]: the export/import bundle of chains and their dictionaries.
 
+pub mod edit;
 pub mod eval;
 pub mod factory;
 pub mod facts;
 pub mod model;
 pub mod modifier;
+pub mod references;
+pub mod transfer;
 pub mod validate;
 
+#[cfg(test)]
+mod eval_reference;
 #[cfg(test)]
 mod prop_tests;
 #[cfg(test)]

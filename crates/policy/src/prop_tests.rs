@@ -8,7 +8,7 @@
 
 use signet_model::KeyMode;
 
-use crate::eval::{Disposition, EntryReason, Input, MAX_CHAIN_HOPS, Step, evaluate};
+use crate::eval::{Disposition, EntryReason, Input, MAX_CHAIN_HOPS, Step, TraceDetail, evaluate};
 use crate::facts::{
     Attachment, CryptoFacts, MemoryDictionaries, SessionFacts, SimpleDirectory, SimpleMessage,
     UserFacts,
@@ -509,6 +509,7 @@ fn check(n: u64, policy: &Policy, w: &World) {
         recipients: &w.recipients,
         start_chain: &w.start_chain,
         learn_mode: w.learn_mode,
+        trace: TraceDetail::Full,
     };
     let (plan, trace) = evaluate(policy, &input);
     assert_eq!(plan.recipients.len(), w.recipients.len(), "case {n}");
@@ -575,7 +576,141 @@ fn check(n: u64, policy: &Policy, w: &World) {
         }
     }
     // Same input, same answer (the pattern cache is per call).
-    assert_eq!(evaluate(policy, &input), (plan, trace), "case {n}");
+    let again = evaluate(policy, &input);
+    assert_eq!(again, (plan.clone(), trace.clone()), "case {n}");
+    // And the answer of the evaluator before its speed work, "why" text included.
+    assert_eq!(
+        crate::eval_reference::evaluate(policy, &input),
+        (plan.clone(), trace.clone()),
+        "case {n}"
+    );
+    // The mail path's trace: the same plan, and the full trace without the rules that were
+    // only tried (missed or disabled).
+    let fired_only = Input {
+        trace: TraceDetail::Fired,
+        ..input
+    };
+    let (fired_plan, fired_trace) = evaluate(policy, &fired_only);
+    assert_eq!(fired_plan, plan, "case {n}");
+    let mut expected = trace;
+    for t in &mut expected.recipients {
+        t.steps
+            .retain(|s| !matches!(s, Step::RuleNotMatched { .. } | Step::RuleDisabled { .. }));
+    }
+    assert_eq!(fired_trace, expected, "case {n}");
+}
+
+/// Text conditions against the frozen reference evaluator, on text where a fast
+/// case-insensitive path could go wrong: non-ASCII capitals, characters whose lower case is
+/// longer (`İ`), final sigma, the Kelvin sign, ASCII look-alikes; every modifier, negated or not,
+/// over the subject, the body (lower-cased once per call), headers, addresses and attachments.
+#[test]
+fn text_conditions_match_the_reference_on_unicode() {
+    const TEXTS: &[&str] = &[
+        "",
+        "Top SECRET plan",
+        "top secret plan",
+        "İSTANBUL office",
+        "i̇stanbul office",
+        "ΟΔΥΣΣΕΥΣ",
+        "οδυσσευς",
+        "\u{212A}elvin",
+        "kelvin",
+        "Straße STRASSE",
+        "ﬃ ǅ",
+        "bob@EXT.test",
+    ];
+    let subjects = [
+        ConditionSubject::MessageSubject,
+        ConditionSubject::MessageBody,
+        ConditionSubject::MessageHeader { name: "X-A".into() },
+        ConditionSubject::SenderAddress,
+        ConditionSubject::SenderDomain,
+        ConditionSubject::RecipientAddress,
+        ConditionSubject::AttachmentName,
+    ];
+    let modifiers = [
+        Modifier::Is,
+        Modifier::Contains,
+        Modifier::BeginsWith,
+        Modifier::EndsWith,
+        Modifier::MatchesPattern,
+        Modifier::IsSubdomainOf,
+        Modifier::IsInDictionary,
+        Modifier::GreaterThan,
+    ];
+    let mut dictionaries = MemoryDictionaries::default();
+    dictionaries.define("Keys");
+    dictionaries.add_literal("Keys", "İSTANBUL office");
+    dictionaries.add_literal("Keys", "Bob@ext.test");
+    let mut r = Rng::new(77);
+    for round in 0..400 {
+        let text = |r: &mut Rng| r.string(TEXTS);
+        let message = SimpleMessage {
+            sender: text(&mut r),
+            headers: vec![
+                ("Subject".into(), text(&mut r)),
+                ("X-A".into(), text(&mut r)),
+                ("x-a".into(), text(&mut r)),
+            ],
+            body: text(&mut r),
+            attachments: vec![Attachment {
+                name: text(&mut r),
+                content_type: String::new(),
+            }],
+            ..Default::default()
+        };
+        let recipients = vec![text(&mut r), text(&mut r)];
+        let mut children = Vec::new();
+        for _ in 0..3 {
+            let mut c = Condition::new(r.pick(&subjects), r.pick(&modifiers), text(&mut r));
+            if c.modifier == Modifier::IsInDictionary {
+                c.value = r.string(&["Keys", "keys", "Nope"]);
+            }
+            c.negate = r.chance(50);
+            children.push(Node::Condition(c));
+        }
+        let conditions = match r.below(3) {
+            0 => ConditionGroup::all(children),
+            1 => ConditionGroup::any(children),
+            _ => ConditionGroup {
+                statement: Statement::None,
+                children,
+            },
+        };
+        let policy = Policy {
+            chains: vec![Chain {
+                name: DEFAULT_CHAIN.into(),
+                applicability: Applicability::Server,
+                rules: vec![Rule {
+                    name: "r".into(),
+                    description: String::new(),
+                    enabled: true,
+                    conditions,
+                    actions: vec![Action::Drop],
+                    key_search: Vec::new(),
+                }],
+                factory: false,
+            }],
+        };
+        let session = SessionFacts::default();
+        let directory = SimpleDirectory::default();
+        let input = Input {
+            message: &message,
+            session: &session,
+            directory: &directory,
+            dictionaries: &dictionaries,
+            recipients: &recipients,
+            start_chain: DEFAULT_CHAIN,
+            learn_mode: false,
+            trace: TraceDetail::Full,
+        };
+        assert_eq!(
+            evaluate(&policy, &input),
+            crate::eval_reference::evaluate(&policy, &input),
+            "round {round}: {policy:?} {message:?}"
+        );
+    }
 }
 
 #[test]

@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize};
 use signet_model::{
     Administrator, ApiToken, Consumer, Dictionary, DictionaryEntry, EmailAddress, IgnitionKey,
-    NodeId, OrganizationItem, OrganizationItemKind, RevokedCertificate, Setting, TrustFlags,
-    TrustedItem, UnixMillis,
+    MessageTemplate, NodeId, OrganizationItem, OrganizationItemKind, RevokedCertificate, Setting,
+    TrustFlags, TrustedItem, UnixMillis,
 };
 
 /// A one-time join token as the cluster stores it: only the digest of its secret.
@@ -68,6 +68,26 @@ pub enum Command {
     RemoveDictionaryEntries {
         name: String,
         entries: Vec<DictionaryEntry>,
+    },
+    /// Clears a dictionary and writes `entries` in the same apply (the guide's Import with
+    /// Replace): readers see the old terms or the new ones, never an empty list in between.
+    ReplaceDictionaryEntries {
+        name: String,
+        entries: Vec<DictionaryEntry>,
+    },
+    /// Moves terms from one dictionary to another (Approve Selected on Excluded Addresses:
+    /// Pending). Every term must be in `from`; a term keeps its kind.
+    MoveDictionaryEntries {
+        from: String,
+        to: String,
+        entries: Vec<DictionaryEntry>,
+    },
+    /// Dictionary Settings: a new name (entries move with it) and/or description. Factory
+    /// dictionaries keep their names.
+    UpdateDictionary {
+        name: String,
+        new_name: Option<String>,
+        description: Option<String>,
     },
     IssueJoinToken {
         token: JoinTokenRecord,
@@ -129,6 +149,35 @@ pub enum Command {
     RestoreState {
         entries: Vec<(Vec<u8>, Vec<u8>)>,
         keep_admin: Option<Administrator>,
+    },
+    /// Puts a key in the key cache, replacing the entry with the same id (a fresher copy of
+    /// the key, a new purge time).
+    CacheKey {
+        key: signet_model::CachedKey,
+    },
+    /// Purges one cached key (Purge Key Now).
+    PurgeCachedKey {
+        id: String,
+    },
+    /// Purges every cached key (Purge All); counts them.
+    PurgeKeyCache,
+    /// Purges the keys whose purge time is at or before `now` (housekeeping stamps `now`).
+    PurgeExpiredCachedKeys {
+        now: UnixMillis,
+    },
+    /// Trust Key: the cached key leaves the cache and `consumer` (an external user holding it,
+    /// made or updated by the proposer) is written, in one apply.
+    TrustCachedKey {
+        id: String,
+        consumer: Consumer,
+    },
+    /// An administrator's text for a message template (checked by the proposer).
+    SetMessageTemplate {
+        template: MessageTemplate,
+    },
+    /// Revert to Default Message: the edited text is removed.
+    RevertMessageTemplate {
+        id: String,
     },
 }
 

@@ -20,6 +20,7 @@ mod log_store;
 mod membership;
 mod network;
 pub mod node;
+pub mod policy_facts;
 mod rpc;
 pub mod secrets;
 pub mod state;

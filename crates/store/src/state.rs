@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use signet_model::{
     Administrator, Consumer, ConsumerKind, Dictionary, DictionaryEntry, ManagedDomain, NodeId,
-    Setting, SettingName,
+    Setting, SettingName, TermKind,
 };
 
 use crate::StoreError;
@@ -37,6 +37,8 @@ pub(crate) mod keys {
     pub const IGNITION: &str = "ign/";
     pub const REVOKED_CERT: &str = "crl/";
     pub const TRUSTED: &str = "tru/";
+    /// Administrators' message template texts by catalogue id.
+    pub const MESSAGE_TEMPLATE: &str = "tpl/";
     /// Mail policy chains by lower-case name (chain names compare case-insensitively).
     pub const POLICY_CHAIN: &str = "pol/";
     /// The cluster data key encrypted to the Organization Key.
@@ -238,61 +240,6 @@ pub(crate) fn apply(txn: &mut Txn<'_>, command: &Command) -> Result<CommandOutco
             txn.put(key(SETTING, setting.name().as_str()), setting)?;
             done
         }
-        Command::CreateDictionary { dictionary } => {
-            let k = key(DICTIONARY, &dictionary.name);
-            if txn.exists(&k)? {
-                return Ok(Err(Rejection::AlreadyExists(format!(
-                    "dictionary {}",
-                    dictionary.name
-                ))));
-            }
-            txn.put(k, dictionary)?;
-            done
-        }
-        Command::DeleteDictionary { name } => {
-            let k = key(DICTIONARY, name);
-            let Some(dictionary) = txn.get::<Dictionary>(&k)? else {
-                return Ok(Err(Rejection::NotFound(format!("dictionary {name}"))));
-            };
-            if dictionary.factory {
-                return Ok(Err(Rejection::Conflict(format!(
-                    "dictionary {name} comes with the product and cannot be deleted"
-                ))));
-            }
-            for (entry_key, _) in txn.scan_prefix(&dictionary_entries(name))? {
-                txn.delete(entry_key);
-            }
-            txn.delete(k);
-            done
-        }
-        Command::AddDictionaryEntries { name, entries } => {
-            if !txn.exists(&key(DICTIONARY, name))? {
-                return Ok(Err(Rejection::NotFound(format!("dictionary {name}"))));
-            }
-            let mut added = 0;
-            for entry in entries {
-                let k = dictionary_entry(name, entry.as_str());
-                if !txn.exists(&k)? {
-                    txn.put(k, &())?;
-                    added += 1;
-                }
-            }
-            Ok(Ok(CommandOutput::Count(added)))
-        }
-        Command::RemoveDictionaryEntries { name, entries } => {
-            if !txn.exists(&key(DICTIONARY, name))? {
-                return Ok(Err(Rejection::NotFound(format!("dictionary {name}"))));
-            }
-            let mut removed = 0;
-            for entry in entries {
-                let k = dictionary_entry(name, entry.as_str());
-                if txn.exists(&k)? {
-                    txn.delete(k);
-                    removed += 1;
-                }
-            }
-            Ok(Ok(CommandOutput::Count(removed)))
-        }
         Command::IssueJoinToken { token } => {
             txn.put(key(JOIN_TOKEN, &token.secret_sha256_hex), token)?;
             done
@@ -342,6 +289,21 @@ pub(crate) fn apply(txn: &mut Txn<'_>, command: &Command) -> Result<CommandOutco
         | Command::SetTrustFlags { .. }
         | Command::RemoveTrusted { .. }
         | Command::RestoreState { .. } => keyring::apply(txn, command),
+        Command::CreateDictionary { .. }
+        | Command::DeleteDictionary { .. }
+        | Command::AddDictionaryEntries { .. }
+        | Command::RemoveDictionaryEntries { .. }
+        | Command::ReplaceDictionaryEntries { .. }
+        | Command::MoveDictionaryEntries { .. }
+        | Command::UpdateDictionary { .. } => dictionaries::apply(txn, command),
+        Command::CacheKey { .. }
+        | Command::PurgeCachedKey { .. }
+        | Command::PurgeKeyCache
+        | Command::PurgeExpiredCachedKeys { .. }
+        | Command::TrustCachedKey { .. } => keycache::apply(txn, command),
+        Command::SetMessageTemplate { .. } | Command::RevertMessageTemplate { .. } => {
+            templates::apply(txn, command)
+        }
     }
 }
 
@@ -358,7 +320,7 @@ fn sync_managed_domains_dictionary(
     }
     let entry = keys::dictionary_entry(dictionary, &domain.to_lowercase());
     if present {
-        txn.put(entry, &())?;
+        txn.put(entry, &TermKind::Literal)?;
     } else {
         txn.delete(entry);
     }
@@ -497,9 +459,10 @@ impl StateView {
         self.tree
             .scan_prefix(&prefix)?
             .into_iter()
-            .map(|(k, _)| {
+            .map(|(k, v)| {
                 let raw = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
-                DictionaryEntry::parse(&raw).map_err(|e| StoreError::Decode(e.to_string()))
+                let kind: TermKind = decode(&v)?;
+                DictionaryEntry::new(&raw, kind).map_err(|e| StoreError::Decode(e.to_string()))
             })
             .collect()
     }
@@ -516,8 +479,17 @@ impl StateView {
     }
 }
 
+mod dictionaries;
+mod keycache;
 mod keyring;
+mod templates;
 pub use keyring::REPLACE_ORGANIZATION_KEY_WARNING;
 
+#[cfg(test)]
+mod dictionary_tests;
+#[cfg(test)]
+mod fixture;
+#[cfg(test)]
+mod keycache_tests;
 #[cfg(test)]
 mod tests;

@@ -12,10 +12,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use signet_model::{
-    Administrator, Consumer, ConsumerKind, Dictionary, DictionaryEntry, EmailAddress,
-    ManagedDomain, Permission, Setting,
+    Administrator, Consumer, ConsumerKind, EmailAddress, ManagedDomain, Permission, Setting,
 };
-use signet_store::{Command, CommandOutput, now_millis};
+use signet_store::{Command, now_millis};
 
 use crate::problem::ApiJson;
 use crate::{AppState, Problem};
@@ -36,20 +35,14 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/settings/learn-mode",
             get(learn_mode).put(set_learn_mode),
         )
-        .route(
-            "/api/v1/dictionaries",
-            get(list_dictionaries).post(create_dictionary),
-        )
-        .route("/api/v1/dictionaries/{name}", delete(delete_dictionary))
-        .route("/api/v1/dictionary-search", get(search_dictionaries))
-        .route(
-            "/api/v1/dictionaries/{name}/entries",
-            get(list_entries).post(add_entries).delete(remove_entries),
-        )
+        .merge(crate::api_dictionaries::routes())
         .merge(crate::api_keys::routes())
+        .merge(crate::api_keycache::routes())
         .merge(crate::api_system::routes())
         .merge(crate::api_trusted::routes())
         .merge(crate::api_policy::routes())
+        .merge(crate::api_queue::routes())
+        .merge(crate::api_templates::routes())
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such API route") })
         .with_state(state)
 }
@@ -381,153 +374,4 @@ async fn set_learn_mode(
         })
         .await?;
     Ok(Json(json!({ "learn_mode": req.learn_mode })))
-}
-
-async fn list_dictionaries(admin: Admin, State(s): State<AppState>) -> ApiResult {
-    admin.require(Permission::ViewSettings)?;
-    to_json(&s.node.read().await?.dictionaries()?)
-}
-
-#[derive(Deserialize)]
-struct DictionaryBody {
-    name: String,
-    #[serde(default)]
-    description: String,
-}
-
-async fn create_dictionary(
-    admin: Admin,
-    State(s): State<AppState>,
-    ApiJson(req): ApiJson<DictionaryBody>,
-) -> ApiResult {
-    admin.require(Permission::ConfigureSystem)?;
-    let dictionary = Dictionary {
-        name: Dictionary::check_name(&req.name)?,
-        description: req.description.trim().chars().take(1024).collect(),
-        factory: false,
-        created_at: now_millis(),
-    };
-    s.node
-        .execute(Command::CreateDictionary {
-            dictionary: dictionary.clone(),
-        })
-        .await?;
-    to_json(&dictionary)
-}
-
-async fn delete_dictionary(
-    admin: Admin,
-    State(s): State<AppState>,
-    Path(name): Path<String>,
-) -> ApiResult {
-    admin.require(Permission::ConfigureSystem)?;
-    s.node
-        .execute(Command::DeleteDictionary { name: name.clone() })
-        .await?;
-    Ok(Json(json!({ "removed": name })))
-}
-
-async fn list_entries(
-    admin: Admin,
-    State(s): State<AppState>,
-    Path(name): Path<String>,
-) -> ApiResult {
-    admin.require(Permission::ViewSettings)?;
-    let view = s.node.read().await?;
-    if view.dictionary(&name)?.is_none() {
-        return Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            format!("dictionary {name} not found"),
-        ));
-    }
-    to_json(&view.dictionary_entries(&name)?)
-}
-
-#[derive(Deserialize)]
-struct EntriesBody {
-    entries: Vec<String>,
-}
-
-/// Checks and normalizes the entries of an add or remove request.
-fn parse_entries(req: &EntriesBody) -> Result<Vec<DictionaryEntry>, Problem> {
-    if req.entries.is_empty() || req.entries.len() > 10_000 {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "give 1 to 10000 entries",
-        ));
-    }
-    Ok(req
-        .entries
-        .iter()
-        .map(|e| DictionaryEntry::parse(e))
-        .collect::<Result<Vec<_>, _>>()?)
-}
-
-/// Runs an entries command and answers `{label: count}`.
-async fn count_entries(s: &AppState, command: Command, label: &str) -> ApiResult {
-    match s.node.execute(command).await? {
-        CommandOutput::Count(n) => Ok(Json(json!({ label: n }))),
-        other => Err(Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("unexpected outcome {other:?}"),
-        )),
-    }
-}
-
-async fn add_entries(
-    admin: Admin,
-    State(s): State<AppState>,
-    Path(name): Path<String>,
-    ApiJson(req): ApiJson<EntriesBody>,
-) -> ApiResult {
-    admin.require(Permission::ConfigureSystem)?;
-    let entries = parse_entries(&req)?;
-    count_entries(&s, Command::AddDictionaryEntries { name, entries }, "added").await
-}
-
-async fn remove_entries(
-    admin: Admin,
-    State(s): State<AppState>,
-    Path(name): Path<String>,
-    ApiJson(req): ApiJson<EntriesBody>,
-) -> ApiResult {
-    admin.require(Permission::ConfigureSystem)?;
-    let entries = parse_entries(&req)?;
-    count_entries(
-        &s,
-        Command::RemoveDictionaryEntries { name, entries },
-        "removed",
-    )
-    .await
-}
-
-#[derive(Deserialize)]
-struct SearchQuery {
-    q: String,
-}
-
-/// Entries containing the text, across every dictionary (case-insensitive, as entries are).
-async fn search_dictionaries(
-    admin: Admin,
-    State(s): State<AppState>,
-    axum::extract::Query(q): axum::extract::Query<SearchQuery>,
-) -> ApiResult {
-    admin.require(Permission::ViewSettings)?;
-    let needle = q.q.trim().to_lowercase();
-    if needle.is_empty() || needle.len() > 1024 {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "q must be 1 to 1024 characters",
-        ));
-    }
-    let view = s.node.read().await?;
-    let mut hits = Vec::new();
-    for dictionary in view.dictionaries()? {
-        for entry in view.dictionary_entries(&dictionary.name)? {
-            if entry.as_str().contains(&needle) {
-                hits.push(json!({ "dictionary": dictionary.name, "entry": entry.as_str() }));
-            }
-        }
-    }
-    Ok(Json(json!({ "results": hits })))
 }

@@ -1,6 +1,9 @@
 //! `/api/v1/policy`: the mail policy's chains (guide §14), read and written whole. Every write
 //! is validated against the whole policy first: errors refuse it (422, with every finding),
 //! warnings come back with the answer, as the guide's permissive editor would allow them.
+//!
+//! Rule-level editing is in `api_policy_rules`, export/import in `api_policy_transfer`, the dry
+//! run in `api_policy_evaluate`; their routes are merged here.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -9,7 +12,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use signet_model::Permission;
 use signet_policy::model::{Chain, Policy};
-use signet_policy::validate::{Report, validate_policy};
+use signet_policy::validate::{Finding, Report, validate_policy};
 use signet_store::{Command, StateView};
 
 use crate::api::{Admin, ApiResult, to_json};
@@ -21,30 +24,97 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/policy/chains", get(list_chains))
         .route(
             "/api/v1/policy/chains/{name}",
-            get(show_chain).put(put_chain).delete(delete_chain),
+            get(show_chain)
+                .put(put_chain)
+                .delete(delete_chain)
+                .patch(crate::api_policy_rules::patch_chain),
         )
         .route("/api/v1/policy/validate", get(validate))
         .route(
             "/api/v1/policy/restore-factory-defaults",
             axum::routing::post(restore_factory_defaults),
         )
+        .merge(crate::api_policy_rules::routes())
+        .merge(crate::api_policy_transfer::routes())
+        .merge(crate::api_policy_evaluate::routes())
 }
 
-fn dictionary_names(view: &StateView) -> Result<Vec<String>, Problem> {
+pub(crate) fn dictionary_names(view: &StateView) -> Result<Vec<String>, Problem> {
     Ok(view.dictionaries()?.into_iter().map(|d| d.name).collect())
 }
 
-fn findings(report: &Report) -> Value {
-    let one = |f: &signet_policy::validate::Finding| {
-        json!({
-            "chain": f.chain,
-            "rule": f.rule,
-            "issue": format!("{:?}", f.issue),
-        })
-    };
+/// One validator finding as JSON: where, the issue's variant and the sentence for people.
+pub(crate) fn finding(f: &Finding) -> Value {
     json!({
-        "errors": report.errors.iter().map(one).collect::<Vec<_>>(),
-        "warnings": report.warnings.iter().map(one).collect::<Vec<_>>(),
+        "chain": f.chain,
+        "rule": f.rule,
+        "issue": format!("{:?}", f.issue),
+        "message": f.issue.to_string(),
+    })
+}
+
+pub(crate) fn findings(report: &Report) -> Value {
+    json!({
+        "errors": report.errors.iter().map(finding).collect::<Vec<_>>(),
+        "warnings": report.warnings.iter().map(finding).collect::<Vec<_>>(),
+    })
+}
+
+/// The 422 for a policy that would have errors, naming the first few in the detail (the CLI
+/// prints only the detail) and all of them in `errors`/`warnings`.
+fn invalid(report: &Report) -> Problem {
+    let first: Vec<String> = report
+        .errors
+        .iter()
+        .take(3)
+        .map(|f| match &f.rule {
+            Some(r) => format!("chain {:?}, rule {r:?}: {}", f.chain, f.issue),
+            None => format!("chain {:?}: {}", f.chain, f.issue),
+        })
+        .collect();
+    let mut p = Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        format!(
+            "the policy would not be valid: {} error(s); nothing was changed: {}",
+            report.errors.len(),
+            first.join("; ")
+        ),
+    );
+    p.extra = Some(findings(report));
+    p
+}
+
+/// Validates the whole policy with `chain` in place of its namesake and, if it has no errors,
+/// writes the chain. Returns the warnings about the new policy. Every chain write goes through
+/// here, so no route can store a policy with errors.
+pub(crate) async fn store_chain(
+    s: &AppState,
+    chain: Chain,
+    replace: bool,
+) -> Result<Value, Problem> {
+    let view = s.node.read().await?;
+    let mut policy: Policy = view.policy()?;
+    policy
+        .chains
+        .retain(|c| !c.name.eq_ignore_ascii_case(&chain.name));
+    policy.chains.push(chain.clone());
+    let report = validate_policy(&policy, &dictionary_names(view)?);
+    if !report.errors.is_empty() {
+        return Err(invalid(&report));
+    }
+    s.node
+        .execute(Command::PutPolicyChain { chain, replace })
+        .await?;
+    Ok(findings(&report)["warnings"].clone())
+}
+
+/// The stored chain with this name, or 404.
+pub(crate) async fn load_chain(s: &AppState, name: &str) -> Result<Chain, Problem> {
+    s.node.read().await?.policy_chain(name)?.ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("policy chain {name} not found"),
+        )
     })
 }
 
@@ -73,13 +143,7 @@ async fn show_chain(
     Path(name): Path<String>,
 ) -> ApiResult {
     admin.require(Permission::ViewSettings)?;
-    match s.node.read().await?.policy_chain(&name)? {
-        Some(chain) => to_json(&chain),
-        None => Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            format!("policy chain {name} not found"),
-        )),
-    }
+    to_json(&load_chain(&s, &name).await?)
 }
 
 /// Creates or replaces a chain. The body is the chain; its name must be the one in the path.
@@ -99,32 +163,12 @@ async fn put_chain(
             ),
         ));
     }
-    let view = s.node.read().await?;
-    let mut policy: Policy = view.policy()?;
-    let replace = policy.chain(&name).is_some();
-    policy
-        .chains
-        .retain(|c| !c.name.eq_ignore_ascii_case(&name));
-    policy.chains.push(chain.clone());
-    let report = validate_policy(&policy, &dictionary_names(view)?);
-    if !report.errors.is_empty() {
-        let mut p = Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "the policy would not be valid: {} error(s); nothing was changed",
-                report.errors.len()
-            ),
-        );
-        p.extra = Some(findings(&report));
-        return Err(p);
-    }
-    s.node
-        .execute(Command::PutPolicyChain { chain, replace })
-        .await?;
+    let replace = s.node.read().await?.policy_chain(&name)?.is_some();
+    let warnings = store_chain(&s, chain, replace).await?;
     Ok(Json(json!({
         "name": name,
         "replaced": replace,
-        "warnings": findings(&report)["warnings"],
+        "warnings": warnings,
     })))
 }
 

@@ -148,6 +148,18 @@ async fn install_factory_policy(s: &AppState, domains: &[String]) -> Result<(), 
                 .await?;
         }
     }
+    for (name, patterns) in signet_policy::factory::FACTORY_DICTIONARY_PATTERNS {
+        let entries = patterns
+            .iter()
+            .map(|p| signet_model::DictionaryEntry::pattern(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        s.node
+            .execute(Command::AddDictionaryEntries {
+                name: (*name).to_string(),
+                entries,
+            })
+            .await?;
+    }
     // The dictionary was made after the domains: fill it once; from now on the store keeps
     // it in step with the managed domains.
     let entries = domains

@@ -5,12 +5,21 @@
 //! administrator, never a stack trace.
 
 mod api;
+mod api_dictionaries;
+mod api_keycache;
 mod api_keys;
 mod api_policy;
+mod api_policy_evaluate;
+mod api_policy_rules;
+mod api_policy_transfer;
+pub mod api_queue;
 mod api_system;
+mod api_templates;
 mod api_trusted;
 pub mod backup;
-pub mod keyring;
+/// The key service lives in its own crate (the mail path uses it too); `crate::keyring` keeps
+/// its old name here.
+pub use signet_keys as keyring;
 mod problem;
 
 use std::sync::Arc;
@@ -23,6 +32,8 @@ use signet_store::Node;
 #[derive(Clone)]
 pub struct AppState {
     pub node: Arc<Node>,
+    /// The member's mail queue, when it runs mail proxies.
+    pub mail_queue: Option<api_queue::SharedQueue>,
 }
 
 /// Serves the API over TLS until `shutdown` resolves.

@@ -495,3 +495,40 @@ pub fn verify_detached(
     };
     verify_detached_with(&ring, data, signature)
 }
+
+/// The key IDs an encrypted OpenPGP message names in its PKESK packets (for v4 keys, the
+/// encryption subkeys' IDs), upper-case hex, without decrypting anything: policy's key-ID
+/// conditions match the key really in the message. Armored or binary input; anything that
+/// is not an encrypted message gives an empty list.
+pub fn recipient_key_ids(data: &[u8]) -> Vec<String> {
+    use pgp::Packet;
+    use pgp::parse::{PacketParser, PacketParserResult};
+    let binary = super::armor::dearmor(data).unwrap_or_else(|| data.to_vec());
+    let mut out = Vec::new();
+    let Ok(mut ppr) = PacketParser::from_bytes(&binary) else {
+        return out;
+    };
+    // PKESKs come first; stop at the first packet that is not one (the encrypted data).
+    while let PacketParserResult::Some(pp) = ppr {
+        match &pp.packet {
+            Packet::PKESK(p) => {
+                if let Some(h) = p.recipient() {
+                    out.push(match h {
+                        KeyHandle::KeyID(id) => id.to_hex(),
+                        KeyHandle::Fingerprint(f) => pgp::KeyID::from(f).to_hex(),
+                    });
+                }
+            }
+            Packet::SKESK(_) => {}
+            _ => break,
+        }
+        match pp.next() {
+            Ok((_, next)) => ppr = next,
+            Err(_) => break,
+        }
+        if out.len() > 1000 {
+            break;
+        }
+    }
+    out
+}

@@ -1,4 +1,4 @@
-//! The key service: what the key routes (and the setup assistant, backups and later the mail
+//! The key service: what the key routes (and the setup assistant, backups and the mail
 //! path) do with the organization's keys and users' keys. It joins the crypto crate to the
 //! store: keys are made or checked here, sealed under the cluster data key, and committed as
 //! commands. Nothing secret leaves this module unsealed except on an explicit export.

@@ -1,0 +1,130 @@
+//! Keys from outside the state, for the mail path (guide §2.1, §4):
+//!
+//! - **Key search.** When Send finds no key for a recipient among the users and in the key
+//!   cache, the keyservers its rule's Key Search lists are asked, in order
+//!   ([`signet_keyserver::search_in_order`]); what they find goes into the key cache, and the
+//!   message is processed again. A keyserver that does not answer keeps the whole message
+//!   queued for a later try (the reference splits the message and queues only that recipient;
+//!   here the others wait too, until the retry), except `keys.<domain>` servers, whose failure
+//!   counts as "no key".
+//! - **Harvest.** Keys attached to inbound mail (`application/pgp-keys` parts, armored public
+//!   keys, Autocrypt headers) go into the key cache for the From address, unless the address
+//!   is one of our users'. S/MIME signer certificates are not harvested yet: they must come
+//!   from a signature that verified.
+
+use signet_keyserver::harvest::HarvestSource;
+use signet_keyserver::{Keyserver, SearchOptions, harvest, search_in_order};
+use signet_smtp::DeliveryError;
+use signet_smtp::spool::Envelope;
+use signet_store::{Command, Node, now_millis};
+
+use crate::service::MailSettings;
+
+/// The keyserver a rule names (by description, case-insensitive), or the built-in
+/// `keys.$ADDRESS_DOMAIN` entry.
+fn keyserver(settings: &MailSettings, name: &str) -> Option<Keyserver> {
+    let builtin = Keyserver::address_domain();
+    if name.eq_ignore_ascii_case(&builtin.description) {
+        return Some(builtin);
+    }
+    settings
+        .keyservers
+        .iter()
+        .find(|k| k.description.eq_ignore_ascii_case(name))
+        .cloned()
+}
+
+fn options(settings: &MailSettings) -> SearchOptions {
+    SearchOptions {
+        timeout: std::time::Duration::from_secs(settings.keyserver_timeout_secs.max(1)),
+        resolve: settings.keyserver_resolve.clone(),
+        ..SearchOptions::default()
+    }
+}
+
+/// Searches each recipient's keyservers and caches what is found.
+pub async fn find_keys(
+    node: &Node,
+    settings: &MailSettings,
+    wanted: &[(String, Vec<String>)],
+) -> Result<(), DeliveryError> {
+    let options = options(settings);
+    let timeout = node
+        .local()
+        .key_cache_timeout()
+        .map_err(|e| DeliveryError::Temporary(e.to_string()))?;
+    for (recipient, names) in wanted {
+        let servers: Vec<Keyserver> = names
+            .iter()
+            .filter_map(|n| {
+                let k = keyserver(settings, n);
+                if k.is_none() {
+                    tracing::warn!(keyserver = %n, "a rule names a keyserver that is not configured");
+                }
+                k
+            })
+            .collect();
+        match search_in_order(recipient, &servers, &options).await {
+            Ok(found) => {
+                for key in found {
+                    let entry = key.key.cache_entry(key.source(), now_millis(), timeout);
+                    tracing::info!(recipient, server = %key.server, key = %entry.id, "key found on a keyserver; cached");
+                    if let Err(e) = node.execute(Command::CacheKey { key: entry }).await {
+                        return Err(DeliveryError::Temporary(format!(
+                            "cannot cache the key found for {recipient}: {e}"
+                        )));
+                    }
+                }
+            }
+            Err(e) if e.is_unavailable() => {
+                return Err(DeliveryError::Temporary(format!(
+                    "keyserver did not answer for {recipient}: {e}"
+                )));
+            }
+            Err(e) => tracing::info!(recipient, "no key on the keyservers: {e}"),
+        }
+    }
+    Ok(())
+}
+
+/// Caches the keys an inbound message carries for its sender.
+pub async fn harvest_keys(node: &Node, envelope: &Envelope, message: &[u8]) {
+    let view = node.local();
+    let timeout = match view.key_cache_timeout() {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the key cache timeout; nothing harvested");
+            return;
+        }
+    };
+    let managed: Vec<String> = view
+        .managed_domains()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| d.name.to_lowercase())
+        .collect();
+    for h in harvest(message) {
+        if h.how == HarvestSource::SmimeSignature {
+            continue;
+        }
+        let domain = h.address.rsplit_once('@').map(|(_, d)| d.to_lowercase());
+        if domain.is_some_and(|d| {
+            managed
+                .iter()
+                .any(|m| d == *m || d.ends_with(&format!(".{m}")))
+        }) {
+            continue;
+        }
+        let entry = h.key.cache_entry(h.source(), now_millis(), timeout);
+        tracing::info!(
+            queue_id = %envelope.id,
+            address = %h.address,
+            key = %entry.id,
+            how = h.how.label(),
+            "key harvested from the mail flow; cached"
+        );
+        if let Err(e) = node.execute(Command::CacheKey { key: entry }).await {
+            tracing::warn!(error = %e, "cannot cache a harvested key");
+        }
+    }
+}
