@@ -6,12 +6,9 @@
 //! is a later step.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -106,12 +103,10 @@ async fn tls_connect(
     stream: TcpStream,
     addr: SocketAddr,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, DeliveryError> {
-    let config = rustls::ClientConfig::builder()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Opportunistic))
-        .with_no_client_auth();
+    let config = signet_transport::tls::opportunistic_client_config()
+        .map_err(|e| DeliveryError::Temporary(format!("TLS with {addr}: {e}")))?;
     let name = ServerName::IpAddress(addr.ip().into());
-    TlsConnector::from(Arc::new(config))
+    TlsConnector::from(config)
         .connect(name, stream)
         .await
         .map_err(|e| DeliveryError::Temporary(format!("TLS with {addr}: {e}")))
@@ -303,50 +298,6 @@ pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
         out.extend_from_slice(b"\r\n");
     }
     out
-}
-
-/// Accepts any certificate (opportunistic TLS), but still checks the handshake signatures so
-/// that the session is really encrypted to whoever holds the presented key.
-#[derive(Debug)]
-struct Opportunistic;
-
-impl ServerCertVerifier for Opportunistic {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &provider_algorithms())
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &provider_algorithms())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        provider_algorithms().supported_schemes()
-    }
-}
-
-fn provider_algorithms() -> rustls::crypto::WebPkiSupportedAlgorithms {
-    rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms
 }
 
 #[cfg(test)]

@@ -95,8 +95,8 @@ pub fn pinned_client_config(fingerprint_hex: &str) -> Result<Arc<ClientConfig>, 
         .filter(|p| p.len() == 32)
         .ok_or_else(|| TransportError::Pem("a certificate pin must be 64 hex digits".into()))?;
     let provider = provider();
-    let verifier = Arc::new(PinnedCertVerifier {
-        pin,
+    let verifier = Arc::new(ServerCheck {
+        pin: Some(pin),
         algorithms: provider.signature_verification_algorithms,
     });
     let mut config = ClientConfig::builder_with_provider(provider)
@@ -108,15 +108,33 @@ pub fn pinned_client_config(fingerprint_hex: &str) -> Result<Arc<ClientConfig>, 
     Ok(Arc::new(config))
 }
 
-/// Accepts a server whose end-entity certificate has the pinned SHA-256 digest; the handshake
-/// signature is still verified, so the server must hold the certificate's key.
+/// A client for opportunistic TLS (SMTP between servers, RFC 7435): any certificate is
+/// accepted, the handshake signature is still verified, so the session is encrypted to
+/// whoever holds the presented key. No ALPN.
+pub fn opportunistic_client_config() -> Result<Arc<ClientConfig>, TransportError> {
+    let provider = provider();
+    let verifier = Arc::new(ServerCheck {
+        pin: None,
+        algorithms: provider.signature_verification_algorithms,
+    });
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Accepts a server whose end-entity certificate has the pinned SHA-256 digest, or any
+/// certificate when there is no pin (opportunistic TLS); the handshake signature is always
+/// verified, so the server must hold the certificate's key.
 #[derive(Debug)]
-struct PinnedCertVerifier {
-    pin: Vec<u8>,
+struct ServerCheck {
+    pin: Option<Vec<u8>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for PinnedCertVerifier {
+impl ServerCertVerifier for ServerCheck {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -126,7 +144,10 @@ impl ServerCertVerifier for PinnedCertVerifier {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         use sha2::{Digest, Sha256};
-        if Sha256::digest(end_entity.as_ref()).as_slice() == self.pin.as_slice() {
+        let Some(pin) = &self.pin else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        if Sha256::digest(end_entity.as_ref()).as_slice() == pin.as_slice() {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::General(
