@@ -30,6 +30,13 @@ WANTED=(
                                             #   bindgen over openssl-sys (ossl >= 1.5.3)
   "cc|gcc"                                  # build: C parts of aws-lc/openssl-sys, and the
   "/usr/include/stdio.h|libc6-dev"          #   linker driver (both come with Rust normally)
+  "qemu-system-x86_64|qemu-system-x86"      # image/smoke-boot.sh: boots signetd in a VM
+  "/bin/busybox|busybox-static"             #   the smoke guest's shell and tools
+  "cpio|cpio"                               #   packs its initramfs
+  "depmod|kmod"                             #   resolves the kernel's module order
+  "curl|curl"                               #   asks the guest's admin port
+  "make|make"                               # buildroot/check.sh: parses external.mk
+  "/usr/lib/python3/dist-packages/kconfiglib.py|python3-kconfiglib"  #   and the Kconfig files
 )
 
 have() { if [[ $1 == /* ]]; then [[ -e $1 ]]; else command -v "$1" >/dev/null 2>&1; fi; }
@@ -43,6 +50,9 @@ if ((${#missing[@]} == 0)); then
   echo "install-peers: all peers present, nothing to do"
   exit 0
 fi
+# Debian 12's qemu-system-x86 (7.2) breaks the newer qemu-utils some machines ship from
+# backports, and apt then removes qemu-img or gives up: install the matching qemu-utils with it.
+if [[ " ${missing[*]} " == *" qemu-system-x86 "* ]]; then missing+=("qemu-utils/bookworm"); fi
 echo "install-peers: installing: ${missing[*]}"
 
 SUDO=()
@@ -89,7 +99,7 @@ if ! "${APT[@]}" update; then
 fi
 
 # --force-confold: never stop to ask about a config file changed by an earlier run.
-"${APT[@]}" install --no-install-recommends \
+"${APT[@]}" install --no-install-recommends --allow-downgrades \
   -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
 
 # Check what was asked for is really there now, so a failure points here and not at a test.

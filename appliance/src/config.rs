@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub advertise: AdvertiseConfig,
     pub raft: RaftTuning,
     pub mail: crate::mail::MailConfig,
+    pub public_web: crate::public_web::PublicWebConfig,
+    pub keyserver: crate::keyserver::KeyserverConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -51,6 +53,10 @@ pub struct DaemonConfig {
     pub raft: RaftTuning,
     /// The member's mail proxies, queue and routes (node-local).
     pub mail: crate::mail::MailConfig,
+    /// The member's public HTTP keyserver listeners (node-local).
+    pub public_web: crate::public_web::PublicWebConfig,
+    /// The member's LDAP/LDAPS keyserver listeners (node-local).
+    pub keyserver: crate::keyserver::KeyserverConfig,
 }
 
 /// Command-line overrides.
@@ -110,6 +116,8 @@ impl DaemonConfig {
             cluster_listen,
             raft: file.raft,
             mail: file.mail,
+            public_web: file.public_web,
+            keyserver: file.keyserver,
         })
     }
 }

@@ -62,6 +62,23 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<Exit> {
         mail_stopped,
     )
     .await?;
+    let keys = crate::keyserver::start_directory(node.clone()).await;
+    let ldap = crate::keyserver::start_ldap(
+        &config.keyserver,
+        keys.directory(),
+        &admin_tls,
+        tls.clone(),
+        stop_mail.subscribe(),
+    )
+    .await?;
+    let public_web = crate::public_web::start(
+        node.clone(),
+        &config.public_web,
+        keys.directory(),
+        tls.clone(),
+        stop_mail.subscribe(),
+    )
+    .await?;
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let api = tokio::spawn(signet_web::serve(
         listener,
@@ -111,6 +128,11 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<Exit> {
     // The proxies stop accepting; a message in the middle of its DATA is not acknowledged, so
     // the client will send it again. The queue stops between steps (each step is durable).
     let _ = stop_mail.send(true);
+    public_web.join().await;
+    keys.stop();
+    for task in ldap {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), task).await;
+    }
     for task in mail.tasks {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
     }

@@ -16,6 +16,8 @@
 
 mod api;
 pub mod crypto;
+pub mod hkp;
+pub mod keyserver;
 pub mod mail;
 pub mod policy;
 mod store;

@@ -1,10 +1,14 @@
 //! `signet bench policy`: mail-policy decisions per second on one core (`signet-policy`'s
-//! `eval::evaluate`), beside the cost of building the facts it reads (parsing the message with
-//! mail-parser into a `SimpleMessage`), measured in the same invocation.
+//! `PreparedPolicy::evaluate`, and `eval::evaluate` for comparison), beside the cost of building
+//! the facts it reads (parsing the message with mail-parser into a `SimpleMessage`), measured in
+//! the same invocation.
 //!
-//! One decision is one `evaluate()` of one recipient. Every case is timed twice: with the trace
-//! the mail path asks for (`TraceDetail::Fired`: chains entered and rules fired) and with the
-//! full trace of the dry-run API (`TraceDetail::Full`: every rule tried). Cases:
+//! One decision is one evaluation of one recipient, per-message work included (the prepared
+//! policy lower-cases and searches the message afresh on every call; only the policy and its
+//! dictionaries are prepared once, as the mail path keeps them). Every case is timed three times:
+//! prepared, with the trace the mail path asks for (`TraceDetail::Fired`: chains entered and
+//! rules fired) and with the full trace of the dry-run API (`TraceDetail::Full`: every rule
+//! tried), then unprepared (`eval::evaluate`) with the mail path's trace. Cases:
 //! - factory: `factory_policy(["example.com"])` with its factory dictionaries (Managed Domains =
 //!   example.com); a 10 KiB outbound message from alice@example.com to bob@ext.test, once plain
 //!   (Default > Outbound > Send Clear) and once sensitive (a `Sensitivity: Company-Confidential`
@@ -21,7 +25,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use mail_parser::{MessageParser, MimeHeaders};
-use signet_policy::eval::{Disposition, Input, Step, TraceDetail, default_input, evaluate};
+use signet_policy::eval::{
+    Disposition, Input, Plan, Step, Trace, TraceDetail, default_input, evaluate,
+};
 use signet_policy::factory::{FACTORY_DICTIONARIES, MANAGED_DOMAINS, factory_policy};
 use signet_policy::facts::{
     Attachment, MemoryDictionaries, SessionFacts, SimpleDirectory, SimpleMessage, UserFacts,
@@ -30,6 +36,7 @@ use signet_policy::model::{
     Action, Applicability, Chain, Condition, ConditionGroup, ConditionSubject, DEFAULT_CHAIN,
     EXCEPTION_CHAIN, Modifier, Node, Policy, Rule, SendOptions, ServiceKind,
 };
+use signet_policy::prepared::PreparedPolicy;
 use signet_policy::validate::validate_policy;
 
 use super::{Rate, machine, pin, timed};
@@ -306,14 +313,20 @@ struct Case {
 struct Row {
     label: &'static str,
     trace: TraceDetail,
+    /// Timed with the prepared policy (`PreparedPolicy::evaluate`), else with `eval::evaluate`.
+    prepared: bool,
     rate: Rate,
     /// Rules tried (matched or not) per decision.
     rules: usize,
 }
 
-/// One decision, checked to end in the expected rule; the number of rules tried.
-fn check(case: &Case, input: &Input<'_>) -> anyhow::Result<usize> {
-    let (plan, trace) = evaluate(&case.policy, input);
+/// One decision, checked to end in the expected rule and to be the same prepared or not; the
+/// number of rules tried.
+fn check(case: &Case, prepared: &PreparedPolicy, input: &Input<'_>) -> anyhow::Result<usize> {
+    let (plan, trace): (Plan, Trace) = evaluate(&case.policy, input);
+    if prepared.evaluate(input) != (plan.clone(), trace.clone()) {
+        bail!("{}: the prepared policy decided differently", case.label);
+    }
     let finished = match &plan.recipients[0].disposition {
         Disposition::Finished(p) => (p.chain.as_str(), p.rule.as_str()),
         other => bail!("{}: expected a finishing rule, got {other:?}", case.label),
@@ -395,23 +408,40 @@ fn measure(args: &PolicyBenchArgs) -> anyhow::Result<(Rate, Vec<Row>, usize)> {
     let mut rows = Vec::new();
     for case in cases(args.entries)? {
         let dicts = &case.dictionaries;
+        let t = Instant::now();
+        let prepared = PreparedPolicy::new(&case.policy, dicts);
+        let label = case.label;
+        eprintln!(
+            "  {label}: policy prepared in {:.3} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
         let full = default_input(&case.facts, &session, &directory, dicts, &rcpts);
         // Counted on the full trace: the mail path's trace leaves out the rules that missed.
-        let rules = check(&case, &full)?;
-        // The mail path's trace first (what it pays per message), then the dry-run API's.
-        for trace in [TraceDetail::Fired, TraceDetail::Full] {
+        let rules = check(&case, &prepared, &full)?;
+        // The mail path's trace first (what it pays per message), then the dry-run API's, then
+        // the mail path's without preparing (what it paid before).
+        for (trace, is_prepared) in [
+            (TraceDetail::Fired, true),
+            (TraceDetail::Full, true),
+            (TraceDetail::Fired, false),
+        ] {
             let input = Input { trace, ..full };
-            check(&case, &input)?;
-            let (label, secs, mode) = (case.label, args.seconds, trace_label(trace));
+            check(&case, &prepared, &input)?;
+            let (secs, mode) = (args.seconds, row_label(trace, is_prepared));
             eprintln!("  {label}, {mode}: {rules} rules per decision, {secs} s ...");
             let rate = timed(args.seconds, || {
-                std::hint::black_box(evaluate(&case.policy, &input));
+                if is_prepared {
+                    std::hint::black_box(prepared.evaluate(&input));
+                } else {
+                    std::hint::black_box(evaluate(&case.policy, &input));
+                }
                 Ok(())
             })?;
             eprintln!("  {label}, {mode}: {:.0} decisions/s", rate.per_sec());
             rows.push(Row {
-                label: case.label,
+                label,
                 trace,
+                prepared: is_prepared,
                 rate,
                 rules,
             });
@@ -420,11 +450,13 @@ fn measure(args: &PolicyBenchArgs) -> anyhow::Result<(Rate, Vec<Row>, usize)> {
     Ok((parse, rows, cpu))
 }
 
-/// How a row names its trace detail.
-fn trace_label(trace: TraceDetail) -> &'static str {
-    match trace {
-        TraceDetail::Fired => "trace: fired rules (mail path)",
-        TraceDetail::Full => "trace: full (dry-run API)",
+/// How a row names its evaluator and trace detail.
+fn row_label(trace: TraceDetail, prepared: bool) -> &'static str {
+    match (prepared, trace) {
+        (true, TraceDetail::Fired) => "prepared; trace: fired rules (mail path)",
+        (true, TraceDetail::Full) => "prepared; trace: full (dry-run API)",
+        (false, TraceDetail::Fired) => "evaluate(), unprepared; trace: fired rules",
+        (false, TraceDetail::Full) => "evaluate(), unprepared; trace: full",
     }
 }
 
@@ -434,13 +466,13 @@ fn print_report(parse: &Rate, rows: &[Row], cpu: usize, args: &PolicyBenchArgs) 
     println!("machine: {}; measured on CPU {cpu} only", machine());
     println!("command: {}", command.join(" "));
     println!(
-        "one thread, {} s per case; one decision = evaluate() of one recipient; message {} B",
+        "one thread, {} s per case; one decision = one evaluation of one recipient; message {} B",
         args.seconds,
         message(false).len()
     );
     println!();
     println!(
-        "| case | trace | rules tried | decisions/s | µs/decision | policy/parse | >= 100,000/s |"
+        "| case | evaluator; trace | rules tried | decisions/s | µs/decision | policy/parse | >= 100,000/s |"
     );
     println!("|---|---|---:|---:|---:|---:|---|");
     let parse_us = 1e6 / parse.per_sec();
@@ -452,7 +484,7 @@ fn print_report(parse: &Rate, rows: &[Row], cpu: usize, args: &PolicyBenchArgs) 
         let (v, us) = (r.rate.per_sec(), 1e6 / r.rate.per_sec());
         let met = if v >= 100_000.0 { "met" } else { "NOT met" };
         let (label, rules, ratio) = (r.label, r.rules, us / parse_us);
-        let mode = trace_label(r.trace);
+        let mode = row_label(r.trace, r.prepared);
         println!("| {label} | {mode} | {rules} | {v:.0} | {us:.2} | {ratio:.2} | {met} |");
     }
 }
@@ -511,12 +543,18 @@ mod tests {
             .expect("no panic")
             .expect("bench runs");
         assert!(parse.count >= 1);
-        // Each case with the mail path's trace, then with the full one.
-        assert_eq!(rows.len(), 6);
+        // Each case prepared with the mail path's trace, with the full one, then unprepared.
+        assert_eq!(rows.len(), 9);
         assert!(rows.iter().all(|r| r.rate.count >= 1));
-        assert_eq!(rows[0].trace, TraceDetail::Fired);
-        assert_eq!(rows[1].trace, TraceDetail::Full);
-        assert_eq!(rows[4].rules, MATCHING_RULE);
-        assert_eq!(rows[5].rules, MATCHING_RULE);
+        assert_eq!(
+            (rows[0].trace, rows[0].prepared),
+            (TraceDetail::Fired, true)
+        );
+        assert_eq!((rows[1].trace, rows[1].prepared), (TraceDetail::Full, true));
+        assert_eq!(
+            (rows[2].trace, rows[2].prepared),
+            (TraceDetail::Fired, false)
+        );
+        assert!(rows[6..].iter().all(|r| r.rules == MATCHING_RULE));
     }
 }

@@ -96,6 +96,9 @@ enum Top {
     /// Backups: create, list, schedule, restore.
     #[command(subcommand)]
     Backup(signet_appliance::keys_cli::BackupCmd),
+    /// Appliance updates: verify a signed update file, apply it to the inactive root slot.
+    #[command(subcommand)]
+    Update(signet_appliance::update_cli::UpdateCmd),
 }
 
 #[derive(Subcommand)]
@@ -166,6 +169,10 @@ enum BenchCmd {
     /// smtp-source -> Signet outbound (encrypt + sign) -> sink: messages/s and added latency,
     /// beside Postfix relaying in clear.
     Mail(signet_appliance::bench::mail::MailBenchArgs),
+    /// HKP op=get lookups/s by email and by fingerprint over N keys, keep-alive clients.
+    Hkp(signet_appliance::bench::hkp::HkpBenchArgs),
+    /// LDAP lookups/s by email, Signet beside slapd with the same keys; directory memory.
+    Keyserver(signet_appliance::bench::keyserver::KeyserverBenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -228,6 +235,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             signet_appliance::bench::policy::run(args.clone()).await
         }
         Top::Bench(BenchCmd::Mail(args)) => signet_appliance::bench::mail::run(args.clone()).await,
+        Top::Bench(BenchCmd::Hkp(args)) => signet_appliance::bench::hkp::run(args.clone()).await,
+        Top::Bench(BenchCmd::Keyserver(args)) => {
+            signet_appliance::bench::keyserver::run(args.clone()).await
+        }
         Top::Cluster(cmd) => cluster(&cli, cmd).await,
         Top::Setup {
             domains,
@@ -276,6 +287,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Top::Keycache(cmd) => signet_appliance::keycache_cli::run(client(&cli)?, cmd, j).await,
         Top::Trusted(cmd) => signet_appliance::keys_cli::trusted(client(&cli)?, cmd, j).await,
         Top::Backup(cmd) => signet_appliance::keys_cli::backup(client(&cli)?, cmd, j).await,
+        Top::Update(cmd) => signet_appliance::update_cli::run(cmd),
         Top::Domain(cmd) => {
             let api = client(&cli)?;
             match cmd {

@@ -8,9 +8,10 @@
 
 use std::collections::HashSet;
 
-use signet_policy::eval::{Disposition, Input, evaluate};
+use signet_policy::eval::{Disposition, Input};
 use signet_policy::facts::{MemoryDictionaries, SessionFacts, SimpleMessage};
-use signet_policy::model::{DEFAULT_CHAIN, Policy};
+use signet_policy::model::DEFAULT_CHAIN;
+use signet_policy::prepared::PreparedPolicy;
 use signet_store::StateView;
 use signet_store::policy_facts::{directory, mailing_list_members};
 
@@ -27,8 +28,9 @@ pub struct Context<'a> {
     pub keys: &'a MailKeys<'a>,
     pub facts: &'a SimpleMessage,
     pub session: SessionFacts,
-    pub policy: Policy,
-    pub dictionaries: MemoryDictionaries,
+    /// Prepared against `dictionaries`.
+    pub policy: &'a PreparedPolicy,
+    pub dictionaries: &'a MemoryDictionaries,
     pub learn_mode: bool,
     pub sender: &'a str,
     /// `SMTP-00012`, for the log lines.
@@ -78,19 +80,16 @@ fn decide_level(
     let mut asked: Vec<&str> = recipients.iter().map(String::as_str).collect();
     asked.push(ctx.sender);
     let dir = directory(ctx.view, &asked)?;
-    let (plan, trace) = evaluate(
-        &ctx.policy,
-        &Input {
-            message: ctx.facts,
-            session: &ctx.session,
-            directory: &dir,
-            dictionaries: &ctx.dictionaries,
-            recipients,
-            start_chain: DEFAULT_CHAIN,
-            learn_mode: ctx.learn_mode,
-            trace: signet_policy::eval::TraceDetail::Fired,
-        },
-    );
+    let (plan, trace) = ctx.policy.evaluate(&Input {
+        message: ctx.facts,
+        session: &ctx.session,
+        directory: &dir,
+        dictionaries: ctx.dictionaries,
+        recipients,
+        start_chain: DEFAULT_CHAIN,
+        learn_mode: ctx.learn_mode,
+        trace: signet_policy::eval::TraceDetail::Fired,
+    });
     let n = recipients.len();
     let conn = ctx.conn;
     let key_facts = |a: &str| ctx.key_facts(a);

@@ -1,7 +1,8 @@
 //! The keys one message needs, found in the replicated state: recipients' public keys and
 //! certificates for Send, the signer's key, and our users' private keys for Decrypt and
-//! verify. Private keys are opened with the cluster data key only here, only for the message
-//! at hand, and never written anywhere.
+//! verify. Private keys are opened with the cluster data key only here and never written
+//! anywhere; with a [`MailCache`] the signing keys (the sender's SKM key, the Organization
+//! Key) stay open in memory between messages, and certificates stay parsed.
 //!
 //! Order (guide §2.1): the user's own key (internal and external users), then the key cache.
 //! Keyservers are searched by the service before processing (see `search.rs`); what they find
@@ -14,6 +15,7 @@ use signet_model::{
 };
 use signet_store::{Node, StateView};
 
+use crate::cache::MailCache;
 use crate::error::MailError;
 
 /// A recipient's key as Send sees it.
@@ -30,11 +32,32 @@ pub type SmimeSigner = (SmimeIdentity, Vec<Vec<u8>>);
 pub struct MailKeys<'a> {
     node: &'a Node,
     view: &'a StateView,
+    cache: Option<&'a MailCache>,
 }
 
 impl<'a> MailKeys<'a> {
     pub fn new(node: &'a Node, view: &'a StateView) -> Self {
-        MailKeys { node, view }
+        MailKeys {
+            node,
+            view,
+            cache: None,
+        }
+    }
+
+    /// Keys found through `cache`: parsed and opened once, not once per message.
+    pub fn with_cache(node: &'a Node, view: &'a StateView, cache: &'a MailCache) -> Self {
+        MailKeys {
+            node,
+            view,
+            cache: Some(cache),
+        }
+    }
+
+    fn parse(&self, bytes: &[u8]) -> Result<Cert, MailError> {
+        match self.cache {
+            Some(c) => c.cert(bytes),
+            None => Ok(openpgp::parse_cert(bytes)?),
+        }
     }
 
     fn consumer(&self, address: &str) -> Result<Option<Consumer>, MailError> {
@@ -58,7 +81,7 @@ impl<'a> MailKeys<'a> {
         let Some(key) = self.current_key(address)? else {
             return self.cached(address);
         };
-        let cert = openpgp::parse_cert(&key.public)?;
+        let cert = self.parse(&key.public)?;
         Ok(Some(RecipientKey {
             cert,
             mode: key.mode,
@@ -77,7 +100,7 @@ impl<'a> MailKeys<'a> {
             .find(|k| k.kind == CachedKeyKind::X509)
             .map(|k| k.data.clone());
         for k in cached.iter().filter(|k| k.kind == CachedKeyKind::OpenPgp) {
-            if let Ok(cert) = openpgp::parse_cert(&k.data) {
+            if let Ok(cert) = self.parse(&k.data) {
                 return Ok(Some(RecipientKey {
                     cert,
                     mode: KeyMode::Ckm,
@@ -93,11 +116,27 @@ impl<'a> MailKeys<'a> {
     pub fn openpgp_signer(&self, sender: &str) -> Result<Cert, MailError> {
         if let Some(key) = self.current_key(sender)?
             && key.mode == KeyMode::Skm
-            && key.secret.is_some()
+            && let Some(sealed) = &key.secret
         {
-            return Ok(signet_keys::open_managed_key(self.node, &key)?);
+            let open = || Ok(signet_keys::open_managed_key(self.node, &key)?);
+            return match self.cache {
+                Some(c) => c.secret(self.node, signet_keys::LABEL_USER_KEY, &sealed.0, open),
+                None => open(),
+            };
         }
-        Ok(signet_keys::organization_key(self.node, self.view)?)
+        let open = || Ok(signet_keys::organization_key(self.node, self.view)?);
+        let Some(cache) = self.cache else {
+            return open();
+        };
+        match self
+            .view
+            .organization_item(OrganizationItemKind::OrganizationKey)?
+            .and_then(|item| item.secret)
+        {
+            Some(sealed) => cache.secret(self.node, "organization key", &sealed.0, open),
+            // No Organization Key (or no secret): the uncached path says which.
+            None => open(),
+        }
     }
 
     /// The sender's S/MIME identity and the chain to send with it, when the server holds one.
@@ -132,15 +171,18 @@ impl<'a> MailKeys<'a> {
         let mut ring = CertList::default();
         for r in recipients {
             if let Some(key) = self.current_key(r)?
-                && key.secret.is_some()
+                && let Some(sealed) = &key.secret
             {
-                ring.secret
-                    .push(signet_keys::open_managed_key(self.node, &key)?);
+                let open = || Ok(signet_keys::open_managed_key(self.node, &key)?);
+                ring.secret.push(match self.cache {
+                    Some(c) => c.secret(self.node, signet_keys::LABEL_USER_KEY, &sealed.0, open)?,
+                    None => open()?,
+                });
             }
         }
         for c in self.view.consumers()? {
             for k in c.keys.iter().filter(|k| k.revoked_at.is_none()) {
-                if let Ok(cert) = openpgp::parse_cert(&k.public) {
+                if let Ok(cert) = self.parse(&k.public) {
                     ring.public.push(cert);
                 }
             }

@@ -6,6 +6,7 @@
 //! queue's [`signet_smtp::queue::MailPath`].
 
 pub mod archive;
+pub mod cache;
 pub mod error;
 pub mod evaluate;
 pub mod facts;

@@ -22,6 +22,7 @@ use signet_smtp::spool::{Direction, Envelope, Recipient, Stage};
 use signet_store::{Command, Node, StateView};
 
 use crate::archive::{ArchiveServer, archive_copy};
+use crate::cache::MailCache;
 use crate::error::MailError;
 use crate::evaluate::{Context, decide_recipients};
 use crate::facts::message_facts;
@@ -73,6 +74,8 @@ impl Default for MailSettings {
 pub struct MailService {
     node: Arc<Node>,
     settings: Arc<RwLock<MailSettings>>,
+    /// Policy, dictionaries, certificates and opened signing keys between messages.
+    cache: Arc<MailCache>,
 }
 
 impl MailService {
@@ -80,6 +83,7 @@ impl MailService {
         MailService {
             node,
             settings: Arc::new(RwLock::new(settings)),
+            cache: Arc::new(MailCache::default()),
         }
     }
 
@@ -266,8 +270,8 @@ impl MailService {
         }
 
         let facts = message_facts(raw, &envelope.mail_from);
-        let keys = MailKeys::new(&self.node, view);
-        let (dictionaries, _) = signet_store::policy_facts::dictionaries(view)?;
+        let keys = MailKeys::with_cache(&self.node, view, &self.cache);
+        let state = self.cache.state(view)?;
         let ctx = Context {
             view,
             keys: &keys,
@@ -280,9 +284,9 @@ impl MailService {
                 connector_ip: envelope.client_ip.clone(),
                 ..SessionFacts::default()
             },
-            policy: view.policy()?,
-            dictionaries,
-            learn_mode: view.learn_mode()?,
+            policy: &state.policy,
+            dictionaries: &state.dictionaries,
+            learn_mode: state.learn_mode,
             sender: &envelope.mail_from,
             conn: &conn,
         };

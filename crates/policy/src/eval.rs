@@ -185,7 +185,7 @@ pub struct Trace {
 /// State shared by every recipient of one [`evaluate`] call: message fields lower-cased on first
 /// use, so that the 10 KB body is lower-cased once per message rather than once per condition.
 #[derive(Default)]
-struct Shared<'v> {
+pub(crate) struct Shared<'v> {
     subject: OnceCell<&'v str>,
     subject_lower: OnceCell<Cow<'v, str>>,
     body_lower: OnceCell<Cow<'v, str>>,
@@ -400,7 +400,7 @@ impl Why<'_, '_> {
 }
 
 /// The fact value a condition looked at, for the trace; turned into text only when shown.
-enum Seen<'v> {
+pub(crate) enum Seen<'v> {
     /// Never shown: a missed, un-negated condition adds nothing to the trace.
     Nothing,
     Str(&'v str),
@@ -418,7 +418,7 @@ enum Seen<'v> {
 }
 
 impl Seen<'_> {
-    fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         match self {
             Seen::Nothing => String::new(),
             Seen::Str(s) => (*s).to_string(),
@@ -438,13 +438,13 @@ impl Seen<'_> {
 }
 
 /// The facts for one recipient.
-struct Ctx<'s, 'v> {
-    input: &'s Input<'v>,
-    recipient: &'v str,
-    shared: &'s Shared<'v>,
+pub(crate) struct Ctx<'s, 'v> {
+    pub(crate) input: &'s Input<'v>,
+    pub(crate) recipient: &'v str,
+    pub(crate) shared: &'s Shared<'v>,
 }
 
-fn domain_of(address: &str) -> &str {
+pub(crate) fn domain_of(address: &str) -> &str {
     address.rsplit_once('@').map_or("", |(_, d)| d)
 }
 
@@ -453,7 +453,7 @@ fn key_mode_name(mode: KeyMode) -> &'static str {
 }
 
 /// The modifiers that compare lower-cased text (the others never read the lower-cased value).
-fn compares_lowered(modifier: Modifier) -> bool {
+pub(crate) fn compares_lowered(modifier: Modifier) -> bool {
     matches!(
         modifier,
         Modifier::Is | Modifier::Contains | Modifier::BeginsWith | Modifier::EndsWith
@@ -519,7 +519,7 @@ impl<'v> Ctx<'_, 'v> {
     }
 
     /// Whether the (un-negated) condition holds, and the fact value looked at, for the trace.
-    fn condition(&self, c: &Condition) -> Result<(bool, Seen<'v>), MatchError> {
+    pub(crate) fn condition(&self, c: &Condition) -> Result<(bool, Seen<'v>), MatchError> {
         let (subject, modifier, value) = (&c.subject, c.modifier, c.value.as_str());
         let input: &Input<'v> = self.input;
         let msg = input.message;
@@ -734,7 +734,7 @@ impl<'v> Ctx<'_, 'v> {
     }
 }
 
-fn describe_node(node: &Node) -> String {
+pub(crate) fn describe_node(node: &Node) -> String {
     match node {
         Node::Condition(c) => format!("{:?} {:?} {:?}", c.subject, c.modifier, c.value),
         Node::Group(g) => format!("{:?} group of {}", g.statement, g.children.len()),

@@ -10,11 +10,12 @@
 //! implementations for callers that already hold the facts, and for tests.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use regex::{Regex, RegexSet, RegexSetBuilder};
 use signet_model::KeyMode;
 
+use crate::key_filter::{KeyFilter, key_hash};
 use crate::model::{ApplicationKind, DeliveryPreference, EncodingFormat, ServiceKind};
 use crate::modifier::{MatchError, PATTERN_SIZE_LIMIT, compile_pattern};
 
@@ -77,6 +78,16 @@ pub trait DirectoryFacts {
 pub trait Dictionaries {
     /// `None` when no dictionary of that name exists (the rule is invalid).
     fn contains(&self, dictionary: &str, value: &str) -> Option<bool>;
+
+    /// The named dictionary's terms as a snapshot that can be kept, for
+    /// [`crate::prepared::PreparedPolicy`]: it resolves each "is in dictionary" condition once
+    /// instead of looking the dictionary up by name on every condition. `None` (the default) when
+    /// the implementation does not hold its terms in memory or has no such dictionary; the
+    /// prepared policy then asks [`Dictionaries::contains`] by name.
+    fn terms(&self, dictionary: &str) -> Option<Arc<DictionaryTerms>> {
+        let _ = dictionary;
+        None
+    }
 }
 
 /// Facts about the connection the message came in on.
@@ -212,7 +223,7 @@ impl DirectoryFacts for SimpleDirectory {
 /// One dictionary's terms: literals in a hash set (a 10,000-entry dictionary is one lookup, not
 /// 10,000 comparisons), patterns after it.
 #[derive(Debug, Clone, Default)]
-struct Terms {
+pub struct DictionaryTerms {
     literals: HashSet<String>,
     /// Each pattern exactly as compiled on its own (anchored, case-insensitive).
     sources: Vec<String>,
@@ -220,48 +231,93 @@ struct Terms {
     /// All the patterns in one set, built on first use: one search per look-up instead of one
     /// per pattern. `None` if the set exceeds the size limit; then they are tried one by one.
     set: OnceLock<Option<RegexSet>>,
+    /// A filter in front of `literals` when there are many, built on first use (see
+    /// [`KeyFilter`]: a large hash set does not stay in the CPU caches).
+    filter: OnceLock<KeyFilter>,
 }
 
-impl Terms {
-    fn pattern_matches(&self, value: &str) -> bool {
-        if self.patterns.len() < 2 {
-            return self.patterns.iter().any(|re| re.is_match(value));
-        }
-        let set = self.set.get_or_init(|| {
+/// Literals below this count are looked up in the hash set directly: a small set stays cached.
+const FILTER_MIN_LITERALS: usize = 256;
+
+impl DictionaryTerms {
+    /// Whether `value` is in the dictionary: trimmed and lower-cased, like every look-up.
+    pub fn contains(&self, value: &str) -> bool {
+        with_lowercase(value.trim(), |v| self.contains_key(v))
+    }
+
+    /// [`DictionaryTerms::contains`] of a value already trimmed and lower-cased (`key` is
+    /// `value.trim().to_lowercase()`), so that a value looked up in many dictionaries is
+    /// lower-cased once.
+    pub(crate) fn contains_key(&self, key: &str) -> bool {
+        self.contains_hashed(key, || key_hash(key))
+    }
+
+    /// [`DictionaryTerms::contains_key`] with the key's [`key_hash`] given (computed only if
+    /// needed): a prepared policy hashes a value once for all the dictionaries it is looked up in.
+    pub(crate) fn contains_hashed(&self, key: &str, hash: impl FnOnce() -> u64) -> bool {
+        let literal = match self.filter() {
+            Some(filter) => filter.may_contain(hash()) && self.literals.contains(key),
+            None => self.literals.contains(key),
+        };
+        literal || self.pattern_matches(key)
+    }
+
+    /// Builds what is otherwise built on first look-up (the literal filter, the pattern set), so
+    /// that the first message after a policy is prepared does not pay for it.
+    pub(crate) fn warm_up(&self) {
+        self.filter();
+        self.pattern_set();
+    }
+
+    fn filter(&self) -> Option<&KeyFilter> {
+        (self.literals.len() >= FILTER_MIN_LITERALS).then(|| {
+            self.filter
+                .get_or_init(|| KeyFilter::build(self.literals.iter().map(String::as_str)))
+        })
+    }
+
+    fn pattern_set(&self) -> &Option<RegexSet> {
+        self.set.get_or_init(|| {
             RegexSetBuilder::new(&self.sources)
                 .case_insensitive(true)
                 .size_limit(PATTERN_SIZE_LIMIT)
                 .dfa_size_limit(PATTERN_SIZE_LIMIT)
                 .build()
                 .ok()
-        });
-        match set {
+        })
+    }
+
+    fn pattern_matches(&self, value: &str) -> bool {
+        if self.patterns.len() < 2 {
+            return self.patterns.iter().any(|re| re.is_match(value));
+        }
+        match self.pattern_set() {
             Some(set) => set.is_match(value),
             None => self.patterns.iter().any(|re| re.is_match(value)),
         }
     }
 }
 
-/// Dictionaries held in memory; names are case-insensitive.
+/// Dictionaries held in memory; names are case-insensitive. Each dictionary's terms sit behind
+/// an `Arc` so that a prepared policy can keep a snapshot of them without copying 10,000 entries;
+/// a change after that copies the changed dictionary (copy on write).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryDictionaries {
-    dictionaries: BTreeMap<String, Terms>,
+    dictionaries: BTreeMap<String, Arc<DictionaryTerms>>,
 }
 
 impl MemoryDictionaries {
     /// Create (or empty) a dictionary.
     pub fn define(&mut self, name: &str) {
         self.dictionaries
-            .insert(name.to_lowercase(), Terms::default());
+            .insert(name.to_lowercase(), Arc::default());
     }
 
     /// Add a literal term; stored lower-cased, as the model stores literals.
     pub fn add_literal(&mut self, name: &str, literal: &str) {
-        self.dictionaries
-            .entry(name.to_lowercase())
-            .or_default()
-            .literals
-            .insert(literal.trim().to_lowercase());
+        let terms = Arc::make_mut(self.dictionaries.entry(name.to_lowercase()).or_default());
+        terms.literals.insert(literal.trim().to_lowercase());
+        terms.filter = OnceLock::new();
     }
 
     /// Add a pattern term, as typed (the model no longer lower-cases patterns: `\D` must stay
@@ -272,7 +328,7 @@ impl MemoryDictionaries {
         // and keeps it so should that ever change.
         let source = format!("(?i)^(?:{pattern})$");
         let re = compile_pattern(&source)?;
-        let terms = self.dictionaries.entry(name.to_lowercase()).or_default();
+        let terms = Arc::make_mut(self.dictionaries.entry(name.to_lowercase()).or_default());
         terms.sources.push(source);
         terms.patterns.push(re);
         terms.set = OnceLock::new();
@@ -307,9 +363,11 @@ fn with_lowercase<R>(s: &str, f: impl FnOnce(&str) -> R) -> R {
 impl Dictionaries for MemoryDictionaries {
     fn contains(&self, dictionary: &str, value: &str) -> Option<bool> {
         let terms = with_lowercase(dictionary, |name| self.dictionaries.get(name))?;
-        Some(with_lowercase(value.trim(), |v| {
-            terms.literals.contains(v) || terms.pattern_matches(v)
-        }))
+        Some(terms.contains(value))
+    }
+
+    fn terms(&self, dictionary: &str) -> Option<Arc<DictionaryTerms>> {
+        with_lowercase(dictionary, |name| self.dictionaries.get(name)).cloned()
     }
 }
 

@@ -10,6 +10,8 @@
 //! - [`modifier`]: the case-insensitive matching behind every condition modifier.
 //! - [`facts`]: the traits the engine reads the world through.
 //! - [`eval`]: per-recipient chain evaluation.
+//! - [`prepared`]: the same evaluation over a policy compiled once ([`prepared::PreparedPolicy`]),
+//!   for the mail path.
 //! - [`factory`]: the chains and dictionaries of a fresh install.
 //! - [`edit`]: rule-level edits of one chain (add, replace, move, enable, delete).
 //! - [`transfer`]: the export/import bundle of chains and their dictionaries.
@@ -18,14 +20,19 @@ pub mod edit;
 pub mod eval;
 pub mod factory;
 pub mod facts;
+mod key_filter;
 pub mod model;
 pub mod modifier;
+pub mod prepared;
+mod prepared_match;
 pub mod references;
 pub mod transfer;
 pub mod validate;
 
 #[cfg(test)]
 mod eval_reference;
+#[cfg(test)]
+mod prepared_tests;
 #[cfg(test)]
 mod prop_tests;
 #[cfg(test)]

@@ -127,28 +127,17 @@ pub fn lowercase(s: &str) -> Cow<'_, str> {
     }
 }
 
-/// No byte is non-ASCII or an ASCII capital. Eight bytes at a time (the body is 10 KB): with
-/// every byte below 0x80, adding 0x3f sets a byte's top bit from `A` up and adding 0x25 from
-/// `[` up, without carrying into the next byte.
+/// No byte is non-ASCII or an ASCII capital. Checked 64 bytes at a time with a branch-free
+/// loop the compiler turns into SIMD (the body is 10 KB, checked once per message).
 pub(crate) fn is_ascii_lowercase_only(bytes: &[u8]) -> bool {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let bad = |b: u8| (b & 0x80) | u8::from(b.wrapping_sub(b'A') < 26);
     let mut blocks = bytes.chunks_exact(64);
     for block in &mut blocks {
-        let mut bad = 0u64;
-        for word in block.chunks_exact(8) {
-            let w = <[u8; 8]>::try_from(word).map_or(HIGH, u64::from_le_bytes);
-            let from_a = w.wrapping_add(0x3f3f_3f3f_3f3f_3f3f);
-            let from_bracket = w.wrapping_add(0x2525_2525_2525_2525);
-            bad |= (w | (from_a & !from_bracket)) & HIGH;
-        }
-        if bad != 0 {
+        if block.iter().fold(0u8, |acc, &b| acc | bad(b)) != 0 {
             return false;
         }
     }
-    blocks
-        .remainder()
-        .iter()
-        .all(|&b| b.is_ascii() && !b.is_ascii_uppercase())
+    blocks.remainder().iter().all(|&b| bad(b) == 0)
 }
 
 /// Text modifiers: is, contains, begins with, ends with, matches pattern, is a subdomain of.
@@ -183,12 +172,22 @@ pub(crate) fn match_text_lowered(
 /// Whether `domain` is a proper subdomain of `parent`, on label boundaries, ignoring case and a
 /// trailing root dot.
 pub fn is_subdomain_of(domain: &str, parent: &str) -> bool {
+    is_subdomain_of_parent(domain, &subdomain_parent(parent))
+}
+
+/// The parent domain as [`is_subdomain_of`] compares it: trimmed, without leading or trailing
+/// dots, lower-cased. A prepared policy computes it once per condition.
+pub(crate) fn subdomain_parent(parent: &str) -> Cow<'_, str> {
+    lowercase(parent.trim().trim_end_matches('.').trim_start_matches('.'))
+}
+
+/// [`is_subdomain_of`] with the parent already in [`subdomain_parent`] form.
+pub(crate) fn is_subdomain_of_parent(domain: &str, p: &str) -> bool {
     let d = lowercase(domain.trim().trim_end_matches('.'));
-    let p = lowercase(parent.trim().trim_end_matches('.').trim_start_matches('.'));
     if p.is_empty() || d.len() <= p.len() + 1 {
         return false;
     }
-    match d.strip_suffix(&*p) {
+    match d.strip_suffix(p) {
         Some(head) => head.ends_with('.') && head.len() > 1,
         None => false,
     }

@@ -584,6 +584,7 @@ fn check(n: u64, policy: &Policy, w: &World) {
         (plan.clone(), trace.clone()),
         "case {n}"
     );
+    crate::prepared_tests::same_as_reference(policy, &input, &plan, &trace, &format!("case {n}"));
     // The mail path's trace: the same plan, and the full trace without the rules that were
     // only tried (missed or disabled).
     let fired_only = Input {
@@ -705,11 +706,14 @@ fn text_conditions_match_the_reference_on_unicode() {
             learn_mode: false,
             trace: TraceDetail::Full,
         };
+        let (plan, trace) = crate::eval_reference::evaluate(&policy, &input);
+        let context = format!("round {round}: {policy:?} {message:?}");
         assert_eq!(
             evaluate(&policy, &input),
-            crate::eval_reference::evaluate(&policy, &input),
-            "round {round}: {policy:?} {message:?}"
+            (plan.clone(), trace.clone()),
+            "{context}"
         );
+        crate::prepared_tests::same_as_reference(&policy, &input, &plan, &trace, &context);
     }
 }
 

@@ -1,22 +1,32 @@
-//! The SMTP client delivery uses: one message to some recipients at one server, with the
+//! The SMTP client delivery uses: messages to some recipients at one server, with the
 //! server-side TLS mode (guide: Attempt, Disable, Require, SSL) and a per-recipient result.
+//!
+//! A [`Session`] is one open connection after greeting, EHLO and STARTTLS. It can carry many
+//! transactions: [`crate::connections::ConnectionCache`] keeps it after a delivery for the next
+//! message to the same server (as Postfix's connection cache does), so a busy destination
+//! does not pay a TCP (and TLS) handshake, greeting and EHLO per message. When the server
+//! offers PIPELINING (RFC 2920), a transaction's MAIL, RCPT and DATA leave in one write.
 //!
 //! Certificates are not verified: on the open Internet SMTP TLS is opportunistic (RFC 7435),
 //! and "Require" means the session must be encrypted, which it is. Verified MTA-STS / DANE
 //! is a later step.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 use crate::error::DeliveryError;
 
 /// Server-side TLS mode of a proxy: how Signet talks to the next server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ServerTls {
     /// STARTTLS when the server offers it, clear otherwise (the guide's default).
@@ -57,9 +67,9 @@ pub struct RecipientResult {
     pub result: Result<String, DeliveryError>,
 }
 
-/// Sends `message` to `recipients` through the server at `addr`. An error for the whole
-/// session (cannot connect, refused greeting, MAIL refused) is returned as `Err` and applies
-/// to every recipient.
+/// Sends `message` to `recipients` through the server at `addr` on a connection of its own,
+/// closed afterwards. An error for the whole session (cannot connect, refused greeting, MAIL
+/// refused) is returned as `Err` and applies to every recipient.
 pub async fn send(
     addr: SocketAddr,
     settings: &ClientSettings,
@@ -67,44 +77,79 @@ pub async fn send(
     recipients: &[String],
     message: &[u8],
 ) -> Result<Vec<RecipientResult>, DeliveryError> {
-    let stream = tokio::time::timeout(settings.connect_timeout, TcpStream::connect(addr))
+    let mut session = Session::open(addr, settings).await?;
+    let done = session
+        .transaction(mail_from, recipients, message, false)
         .await
-        .map_err(|_| DeliveryError::Temporary(format!("connecting to {addr}: timed out")))?
-        .map_err(|e| DeliveryError::Temporary(format!("connecting to {addr}: {e}")))?;
-    let _ = stream.set_nodelay(true);
-    if settings.tls == ServerTls::Ssl {
-        let tls = tls_connect(stream, addr).await?;
-        let mut c = Client::new(tls, settings);
-        c.expect_greeting().await?;
-        let _ = c.ehlo().await?;
-        return c.transaction(mail_from, recipients, message).await;
-    }
-    let mut c = Client::new(stream, settings);
-    c.expect_greeting().await?;
-    let caps = c.ehlo().await?;
-    let offers_tls = caps.iter().any(|l| l.eq_ignore_ascii_case("STARTTLS"));
-    match settings.tls {
-        ServerTls::Attempt | ServerTls::Require if offers_tls => {
-            c.command("STARTTLS", 220).await?;
-            let stream = c.into_inner();
-            let tls = tls_connect(stream, addr).await?;
-            let mut c = Client::new(tls, settings);
-            let _ = c.ehlo().await?;
-            c.transaction(mail_from, recipients, message).await
+        .map_err(TransactionError::into_inner)?;
+    session.quit().await;
+    Ok(done.results)
+}
+
+/// The plain socket or the TLS session on it: what a [`Session`] reads and writes.
+pub(crate) enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
-        ServerTls::Require => Err(DeliveryError::Temporary(format!(
-            "{addr} does not offer STARTTLS and TLS is required"
-        ))),
-        _ => c.transaction(mail_from, recipients, message).await,
     }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// One TLS client configuration for the whole process: besides not rebuilding it per
+/// connection, its session cache lets the next connection to a server resume the TLS session
+/// instead of a full handshake.
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, DeliveryError> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    if let Some(c) = CONFIG.get() {
+        return Ok(c.clone());
+    }
+    let config = signet_transport::tls::opportunistic_client_config()
+        .map_err(|e| DeliveryError::Temporary(format!("TLS client configuration: {e}")))?;
+    Ok(CONFIG.get_or_init(|| config).clone())
 }
 
 async fn tls_connect(
     stream: TcpStream,
     addr: SocketAddr,
-) -> Result<tokio_rustls::client::TlsStream<TcpStream>, DeliveryError> {
-    let config = signet_transport::tls::opportunistic_client_config()
-        .map_err(|e| DeliveryError::Temporary(format!("TLS with {addr}: {e}")))?;
+) -> Result<TlsStream<TcpStream>, DeliveryError> {
+    let config = tls_config()?;
     let name = ServerName::IpAddress(addr.ip().into());
     TlsConnector::from(config)
         .connect(name, stream)
@@ -133,23 +178,89 @@ impl ServerReply {
     }
 }
 
-struct Client<S> {
-    io: BufReader<S>,
-    timeout: Duration,
-    hostname: String,
+/// A transaction that did not complete. `Stale`: a cached connection turned out closed or
+/// unwilling before anything of this message was sent, so another connection may carry it.
+#[derive(Debug)]
+pub(crate) enum TransactionError {
+    Stale(DeliveryError),
+    Failed(DeliveryError),
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
-    fn new(stream: S, settings: &ClientSettings) -> Self {
-        Client {
-            io: BufReader::new(stream),
-            timeout: settings.command_timeout,
-            hostname: settings.hostname.clone(),
+impl TransactionError {
+    pub(crate) fn into_inner(self) -> DeliveryError {
+        match self {
+            TransactionError::Stale(e) | TransactionError::Failed(e) => e,
+        }
+    }
+}
+
+/// A finished transaction: per-recipient results, and whether the connection is fit to carry
+/// another one.
+pub(crate) struct Transaction {
+    pub results: Vec<RecipientResult>,
+    pub reusable: bool,
+}
+
+/// One open connection to a server, greeted and past EHLO (and STARTTLS when it applies).
+pub(crate) struct Session {
+    io: BufReader<Stream>,
+    timeout: Duration,
+    hostname: String,
+    /// The server offers PIPELINING (RFC 2920).
+    pipelining: bool,
+    /// When the connection was opened: a cached one is not used forever.
+    pub(crate) opened: Instant,
+}
+
+impl Session {
+    /// Connects, reads the greeting, says EHLO and upgrades with STARTTLS as `settings` say.
+    pub(crate) async fn open(
+        addr: SocketAddr,
+        settings: &ClientSettings,
+    ) -> Result<Session, DeliveryError> {
+        let stream = tokio::time::timeout(settings.connect_timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| DeliveryError::Temporary(format!("connecting to {addr}: timed out")))?
+            .map_err(|e| DeliveryError::Temporary(format!("connecting to {addr}: {e}")))?;
+        let _ = stream.set_nodelay(true);
+        let opened = Instant::now();
+        if settings.tls == ServerTls::Ssl {
+            let tls = tls_connect(stream, addr).await?;
+            let mut s = Session::new(Stream::Tls(Box::new(tls)), settings, opened);
+            s.expect_greeting().await?;
+            s.ehlo().await?;
+            return Ok(s);
+        }
+        let mut s = Session::new(Stream::Plain(stream), settings, opened);
+        s.expect_greeting().await?;
+        let caps = s.ehlo().await?;
+        let offers_tls = caps.iter().any(|l| l.eq_ignore_ascii_case("STARTTLS"));
+        match settings.tls {
+            ServerTls::Attempt | ServerTls::Require if offers_tls => {
+                s.command("STARTTLS", 220).await?;
+                let Stream::Plain(stream) = s.io.into_inner() else {
+                    return Err(DeliveryError::Temporary("STARTTLS on a TLS session".into()));
+                };
+                let tls = tls_connect(stream, addr).await?;
+                let mut s = Session::new(Stream::Tls(Box::new(tls)), settings, opened);
+                s.ehlo().await?;
+                Ok(s)
+            }
+            ServerTls::Require => Err(DeliveryError::Temporary(format!(
+                "{addr} does not offer STARTTLS and TLS is required"
+            ))),
+            _ => Ok(s),
         }
     }
 
-    fn into_inner(self) -> S {
-        self.io.into_inner()
+    fn new(stream: Stream, settings: &ClientSettings, opened: Instant) -> Self {
+        Session {
+            io: BufReader::new(stream),
+            timeout: settings.command_timeout,
+            hostname: settings.hostname.clone(),
+            pipelining: false,
+            opened,
+        }
     }
 
     async fn read_reply(&mut self) -> Result<ServerReply, DeliveryError> {
@@ -212,9 +323,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             if r.code != 250 {
                 return Err(r.failure("HELO"));
             }
+            self.pipelining = false;
             return Ok(Vec::new());
         }
-        Ok(r.lines.into_iter().skip(1).collect())
+        let caps: Vec<String> = r.lines.into_iter().skip(1).collect();
+        self.pipelining = caps.iter().any(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|k| k.eq_ignore_ascii_case("PIPELINING"))
+        });
+        Ok(caps)
     }
 
     async fn command(&mut self, cmd: &str, want: u16) -> Result<ServerReply, DeliveryError> {
@@ -226,22 +344,83 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         Ok(r)
     }
 
-    async fn transaction(
+    /// QUIT, without waiting long for the answer: the transaction is already done.
+    pub(crate) async fn quit(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            if self.write(b"QUIT\r\n").await.is_ok() {
+                let _ = self.read_reply().await;
+            }
+        })
+        .await;
+    }
+
+    /// One message. With `reset` (a cached connection), RSET goes first and doubles as the
+    /// check that the server still listens: if it fails, nothing of this message was sent
+    /// and the error is [`TransactionError::Stale`].
+    pub(crate) async fn transaction(
         &mut self,
         mail_from: &str,
         recipients: &[String],
         message: &[u8],
-    ) -> Result<Vec<RecipientResult>, DeliveryError> {
+        reset: bool,
+    ) -> Result<Transaction, TransactionError> {
+        use TransactionError::{Failed, Stale};
         let eight_bit = message.iter().any(|b| *b >= 0x80);
         let body = if eight_bit { " BODY=8BITMIME" } else { "" };
-        self.command(&format!("MAIL FROM:<{mail_from}>{body}"), 250)
-            .await?;
+        let mail = format!("MAIL FROM:<{mail_from}>{body}");
+        // Replies to MAIL, each RCPT and DATA, in the order the commands went.
+        let (mail_reply, rcpt_replies, data_reply) = if self.pipelining {
+            let mut batch = String::with_capacity(64 + 40 * recipients.len());
+            if reset {
+                batch.push_str("RSET\r\n");
+            }
+            batch.push_str(&mail);
+            batch.push_str("\r\n");
+            for rcpt in recipients {
+                batch.push_str(&format!("RCPT TO:<{rcpt}>\r\n"));
+            }
+            batch.push_str("DATA\r\n");
+            if reset {
+                self.write(batch.as_bytes()).await.map_err(Stale)?;
+                let r = self.read_reply().await.map_err(Stale)?;
+                if r.code != 250 {
+                    return Err(Stale(r.failure("RSET")));
+                }
+            } else {
+                self.write(batch.as_bytes()).await.map_err(Failed)?;
+            }
+            let mail_reply = self.read_reply().await.map_err(Failed)?;
+            let mut rcpt_replies = Vec::with_capacity(recipients.len());
+            for _ in recipients {
+                rcpt_replies.push(self.read_reply().await.map_err(Failed)?);
+            }
+            let data_reply = self.read_reply().await.map_err(Failed)?;
+            (mail_reply, rcpt_replies, Some(data_reply))
+        } else {
+            if reset {
+                self.command("RSET", 250).await.map_err(Stale)?;
+            }
+            self.write(format!("{mail}\r\n").as_bytes())
+                .await
+                .map_err(Failed)?;
+            let mail_reply = self.read_reply().await.map_err(Failed)?;
+            let mut rcpt_replies = Vec::with_capacity(recipients.len());
+            if mail_reply.code == 250 {
+                for rcpt in recipients {
+                    self.write(format!("RCPT TO:<{rcpt}>\r\n").as_bytes())
+                        .await
+                        .map_err(Failed)?;
+                    rcpt_replies.push(self.read_reply().await.map_err(Failed)?);
+                }
+            }
+            (mail_reply, rcpt_replies, None)
+        };
+        if mail_reply.code != 250 {
+            return Err(Failed(mail_reply.failure(&mail)));
+        }
         let mut results = Vec::with_capacity(recipients.len());
         let mut accepted = Vec::new();
-        for rcpt in recipients {
-            self.write(format!("RCPT TO:<{rcpt}>\r\n").as_bytes())
-                .await?;
-            let r = self.read_reply().await?;
+        for (rcpt, r) in recipients.iter().zip(&rcpt_replies) {
             if r.code == 250 || r.code == 251 {
                 accepted.push(rcpt.clone());
             } else {
@@ -251,16 +430,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 });
             }
         }
+        let data_reply = match data_reply {
+            Some(r) => r,
+            None if accepted.is_empty() => {
+                return Ok(Transaction {
+                    results,
+                    reusable: self.command("RSET", 250).await.is_ok(),
+                });
+            }
+            None => self.command("DATA", 354).await.map_err(Failed)?,
+        };
         if accepted.is_empty() {
-            let _ = self.command("RSET", 250).await;
-            let _ = self.write(b"QUIT\r\n").await;
-            return Ok(results);
+            // RFC 2920 §3.1: a DATA the server took anyway gets an empty message, ended at once.
+            if data_reply.code == 354 {
+                self.write(b".\r\n").await.map_err(Failed)?;
+                let _ = self.read_reply().await.map_err(Failed)?;
+            }
+            return Ok(Transaction {
+                results,
+                reusable: data_reply.code != 421,
+            });
         }
-        self.command("DATA", 354).await?;
+        if data_reply.code != 354 {
+            return Err(Failed(data_reply.failure("DATA")));
+        }
         let mut data = dot_stuff(message);
         data.extend_from_slice(b".\r\n");
-        self.write(&data).await?;
-        let r = self.read_reply().await?;
+        self.write(&data).await.map_err(Failed)?;
+        let r = self.read_reply().await.map_err(Failed)?;
         let outcome = if r.code == 250 {
             Ok(r.text())
         } else {
@@ -272,8 +469,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 result: outcome.clone(),
             });
         }
-        let _ = self.write(b"QUIT\r\n").await;
-        Ok(results)
+        // After the final reply the server has reset the transaction (RFC 5321 §4.1.1.4);
+        // 421 means it is closing the connection.
+        Ok(Transaction {
+            results,
+            reusable: r.code != 421,
+        })
     }
 }
 

@@ -2,12 +2,14 @@
 //!
 //! Servers are tried in order (MX preference, then each address); a server that cannot be
 //! reached or answers 4xx for the whole session passes the attempt on to the next one. A 5xx
-//! for the whole session, or per recipient, is permanent and bounces.
+//! for the whole session, or per recipient, is permanent and bounces. Connections are
+//! reused between messages to the same server ([`ConnectionCache`]).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::client::{ClientSettings, RecipientResult, ServerTls, send};
+use crate::client::{ClientSettings, RecipientResult, ServerTls};
+use crate::connections::{ConnectionCache, deliver};
 use crate::error::DeliveryError;
 use crate::routes::{MailRoutes, NextHop, Resolve, servers_for};
 use crate::spool::Millis;
@@ -54,6 +56,8 @@ pub struct Transport<R> {
     pub client: ClientSettings,
     pub routes: std::sync::RwLock<MailRoutes>,
     pub resolver: R,
+    /// Open connections kept for the next message to the same server.
+    pub connections: ConnectionCache,
 }
 
 impl<R: Resolve> Transport<R> {
@@ -62,6 +66,7 @@ impl<R: Resolve> Transport<R> {
             client,
             routes: std::sync::RwLock::new(routes),
             resolver,
+            connections: ConnectionCache::default(),
         }
     }
 
@@ -110,7 +115,16 @@ impl<R: Resolve> Transport<R> {
             };
             for ip in addresses {
                 let addr = SocketAddr::new(ip, port);
-                match send(addr, &settings, mail_from, recipients, message).await {
+                match deliver(
+                    &self.connections,
+                    addr,
+                    &settings,
+                    mail_from,
+                    recipients,
+                    message,
+                )
+                .await
+                {
                     Ok(results) => return results,
                     Err(e) if e.is_permanent() => return all(e),
                     Err(e) => {

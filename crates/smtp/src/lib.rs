@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod client;
+pub mod connections;
 pub mod delivery;
 pub mod error;
 pub mod queue;

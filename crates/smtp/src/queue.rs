@@ -159,7 +159,7 @@ impl<P: MailPath, R: Resolve> Queue<P, R> {
 
     async fn remove(&self, id: &str) -> Result<(), SpoolError> {
         let id = id.to_string();
-        self.blocking(move |s| s.remove(&id)).await
+        self.blocking(move |s| s.remove_finished(&id)).await
     }
 
     async fn process(&self, mut envelope: Envelope) -> Result<(), SpoolError> {
@@ -193,7 +193,7 @@ impl<P: MailPath, R: Resolve> Queue<P, R> {
                                 return Err(e);
                             }
                         }
-                        if let Err(e) = spool.remove(&parent) {
+                        if let Err(e) = spool.remove_finished(&parent) {
                             release(&ready);
                             return Err(e);
                         }
@@ -308,13 +308,17 @@ impl<P: MailPath, R: Resolve> Queue<P, R> {
         // The entry is updated (or, when every recipient is done, removed) before the bounce
         // is queued: a crash between the two loses a bounce, never re-sends a delivered
         // message. A finished entry is removed without being rewritten first: the removal is
-        // as durable as the rewrite, and one fsync cheaper.
+        // as durable as the rewrite, and one fsync cheaper. With no bounce to follow, the
+        // removal does not wait for a directory sync: a power loss right after it can only
+        // bring the entry back (a duplicate delivery, as with Postfix), never lose one.
         let done = envelope.is_done();
+        let bounces = !failed.is_empty();
         let id = envelope.id.clone();
         let written = envelope.clone();
-        self.blocking(move |s| match done {
-            true => s.remove(&written.id),
-            false => s.update(&written),
+        self.blocking(move |s| match (done, bounces) {
+            (true, true) => s.remove(&written.id),
+            (true, false) => s.remove_finished(&written.id),
+            (false, _) => s.update(&written),
         })
         .await?;
         self.bounce(&envelope, &failed, &message).await?;

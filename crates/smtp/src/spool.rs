@@ -409,18 +409,27 @@ impl Spool {
         Ok(out)
     }
 
-    /// Removes a message whose recipients are all done (or that an administrator deleted).
+    /// Removes a message that an administrator deleted, durably: it does not come back.
     pub fn remove(&self, id: &str) -> Result<(), SpoolError> {
+        self.remove_finished(id)?;
+        self.dir_sync.sync(&self.dir)
+    }
+
+    /// Removes an entry the queue is done with (all recipients done, or its outgoing copies
+    /// are durable), without waiting for a directory sync, as Postfix does not sync its queue
+    /// directory on deletion either. The removal only matters to a power loss right after it:
+    /// the entry may then come back and be handled again (a duplicate, never a lost message).
+    /// Everything that must survive (the outgoing copies) was synced before this is called.
+    pub fn remove_finished(&self, id: &str) -> Result<(), SpoolError> {
         check_id(id)?;
         // Out of the index first: nobody is handed an entry whose file is going.
         self.index().remove(id);
         let path = self.entry_path(id);
         match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(SpoolError::io("removing", &path, e)),
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(SpoolError::io("removing", &path, e)),
         }
-        self.dir_sync.sync(&self.dir)
     }
 }
 

@@ -12,6 +12,7 @@
 
 pub mod backend;
 mod batcher;
+pub mod changes;
 pub mod command;
 pub mod datadir;
 mod error;

@@ -136,6 +136,7 @@ pub struct Node {
     writes: Batcher,
     proposals: Batcher,
     restart: watch::Sender<bool>,
+    changes: crate::changes::Changes,
 }
 
 /// What [`Node::start`] found and did.
@@ -193,7 +194,11 @@ impl Node {
         // The log and the state machine are separate databases: every append is fsynced, and
         // keeping state-machine writes out of those flushes halves what each one writes.
         let log_backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&datadir.raft_log())?);
-        let state_backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&datadir.raft_state())?);
+        let changes = crate::changes::Changes::default();
+        let state_backend: Arc<dyn Backend> = Arc::new(crate::changes::ObservedBackend::new(
+            Arc::new(SledBackend::open(&datadir.raft_state())?),
+            changes.clone(),
+        ));
         let log_store = LogStore::open(log_backend.clone())?;
         let state_machine = StateMachine::open(state_backend.clone())?;
         if pending == Some(PendingChange::Leave) {
@@ -270,6 +275,7 @@ impl Node {
                 })
             },
             restart,
+            changes,
         });
 
         let server_node = node.clone();
@@ -678,6 +684,12 @@ impl Node {
     pub(crate) fn member_addr(&self, id: NodeId) -> Option<String> {
         let m = self.raft.metrics().borrow().membership_config.clone();
         m.membership().get_node(&id).map(|n| n.cluster_addr.clone())
+    }
+
+    /// Which consumers and organization items each write to the state changed (see
+    /// [`crate::changes`]).
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<crate::changes::StateChange> {
+        self.changes.subscribe()
     }
 
     /// Resolves when the member must restart to finish a membership change.

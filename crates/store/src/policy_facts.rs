@@ -29,6 +29,14 @@ pub struct SkippedPattern {
     pub reason: String,
 }
 
+/// A token that changes whenever the replicated state does: the last applied log entry's id
+/// as the state machine stores it with every applied batch (and with an installed snapshot).
+/// Whatever is built from a view (the mail path's dictionaries and policy) can be kept until
+/// it changes. `None` before anything was applied.
+pub fn state_version(view: &StateView) -> Result<Option<Vec<u8>>, StoreError> {
+    view.tree.get(crate::state::keys::APPLIED)
+}
+
 /// Every dictionary and its entries, as the engine reads them.
 pub fn dictionaries(
     view: &StateView,
