@@ -114,7 +114,8 @@ fn consumer_entries(node: &Node, key: &str) -> (Vec<PublishedKey>, Vec<Published
     for k in &consumer.keys {
         match PublishedKey::from_cert_bytes(&k.public) {
             Ok(mut p) => {
-                p.revoked |= k.revoked_at.is_some();
+                let revoked = p.revoked() || k.revoked_at.is_some();
+                p.set_revoked(revoked);
                 keys.push(p);
             }
             Err(e) => tracing::warn!(user = %key, error = %e, "keyserver: key not published"),
@@ -161,6 +162,8 @@ fn rebuild(node: &Node, dir: &SharedDirectory) {
             return;
         }
     };
+    // Sized once for a first build of many users instead of regrowing the tables as it goes.
+    dir.reserve(consumers.len().saturating_sub(dir.len()));
     let mut present = std::collections::HashSet::new();
     for c in consumers {
         let key = c.email.key();

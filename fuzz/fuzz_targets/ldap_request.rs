@@ -8,9 +8,7 @@
 use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use signet_keyserver::directory::{
-    PublishedCertificate, PublishedKey, PublishedSubkey, SharedDirectory,
-};
+use signet_keyserver::directory::{KeyFacts, PublishedCertificate, PublishedKey, SharedDirectory};
 use signet_keyserver::ldap_service::{LdapSettings, Service, filter};
 
 fn service() -> &'static Arc<Service> {
@@ -20,13 +18,10 @@ fn service() -> &'static Arc<Service> {
         for i in 0..4u8 {
             let fpr = format!("{:040X}", u128::from(i) + 0xABCD);
             let email = format!("user{i}@example.org");
-            let key = PublishedKey {
-                key_id: fpr[24..].to_string(),
-                subkeys: vec![PublishedSubkey {
-                    fingerprint: format!("{:040X}", u128::from(i) + 0xFFFF),
-                    key_id: format!("{:016X}", u64::from(i) + 0xFFFF),
-                }],
+            // Fixed, valid facts: `new` only refuses malformed fingerprints.
+            let Ok(key) = PublishedKey::new(KeyFacts {
                 fingerprint: fpr,
+                subkeys: vec![format!("{:040X}", u128::from(i) + 0xFFFF)],
                 user_ids: vec![format!("User {i} <{email}>")],
                 emails: vec![email.clone()],
                 algorithm: 22,
@@ -35,6 +30,8 @@ fn service() -> &'static Arc<Service> {
                 expires: None,
                 revoked: i == 3,
                 public: Arc::from(vec![0x99u8, 0, 1, i].as_slice()),
+            }) else {
+                continue;
             };
             let certs = vec![PublishedCertificate {
                 der: Arc::from(vec![0x30u8, 0x00].as_slice()),

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use signet_crypto::openpgp::{self, KeyAlgorithm};
-use signet_keyserver::directory::{PublishedKey, PublishedSubkey, SharedDirectory};
+use signet_keyserver::directory::{KeyFacts, PublishedKey, SharedDirectory};
 use signet_keyserver::http_service::{
     CrlSource, PublicService, PublicSource, RateLimits, ServiceSettings, server,
 };
@@ -99,22 +99,18 @@ fn directory(n: usize) -> anyhow::Result<SharedDirectory> {
         let fingerprint = fingerprint_of(i);
         let sub = format!("{:040X}", u128::MAX - i as u128);
         let email = format!("user{i}@bench.example");
-        let key = PublishedKey {
-            key_id: fingerprint[24..].to_string(),
+        let key = PublishedKey::new(KeyFacts {
             fingerprint,
-            subkeys: vec![PublishedSubkey {
-                key_id: sub[24..].to_string(),
-                fingerprint: sub,
-            }],
+            subkeys: vec![sub],
             user_ids: vec![format!("User {i} <{email}>")],
             emails: vec![email.clone()],
-            algorithm: template.algorithm,
-            bits: template.bits,
-            created: template.created,
+            algorithm: template.algorithm(),
+            bits: template.bits(),
+            created: template.created(),
             expires: None,
             revoked: false,
-            public: template.public.clone(),
-        };
+            public: template.public_shared(),
+        })?;
         dir.set_owner(&email, vec![key], Vec::new());
     }
     Ok(dir)

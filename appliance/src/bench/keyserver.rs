@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use base64::Engine;
 use signet_crypto::openpgp::{self, KeyAlgorithm};
-use signet_keyserver::directory::{PublishedKey, PublishedSubkey, SharedDirectory};
+use signet_keyserver::directory::{KeyFacts, PublishedKey, SharedDirectory};
 use signet_keyserver::ldap_service::client::SearchClient;
 use signet_keyserver::ldap_service::{LdapSettings, Listener, Service};
 
@@ -67,43 +67,41 @@ fn template() -> anyhow::Result<PublishedKey> {
     )?)?)
 }
 
-fn synthetic(t: &PublishedKey, i: usize) -> PublishedKey {
+fn synthetic(t: &PublishedKey, i: usize) -> anyhow::Result<PublishedKey> {
     let fingerprint = format!(
         "{:040X}",
         (((i as u128 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835) >> 96) << 96)
             | (i as u128)
     );
     let sub = format!("{:040X}", u128::MAX - i as u128);
-    let mut bytes = t.public.to_vec();
+    let mut bytes = t.public().to_vec();
     let tail = bytes.len().saturating_sub(8);
     let width = bytes.len() - tail;
     bytes[tail..].copy_from_slice(&(i as u64).to_be_bytes()[..width]);
     let e = email(i);
-    PublishedKey {
-        key_id: fingerprint[24..].to_string(),
+    Ok(PublishedKey::new(KeyFacts {
         fingerprint,
-        subkeys: vec![PublishedSubkey {
-            key_id: sub[24..].to_string(),
-            fingerprint: sub,
-        }],
+        subkeys: vec![sub],
         user_ids: vec![format!("User {i} <{e}>")],
         emails: vec![e],
-        algorithm: t.algorithm,
-        bits: t.bits,
-        created: t.created,
+        algorithm: t.algorithm(),
+        bits: t.bits(),
+        created: t.created(),
         expires: None,
         revoked: false,
         public: Arc::from(bytes),
-    }
+    })?)
 }
 
-fn directory(t: &PublishedKey, n: usize) -> SharedDirectory {
+fn directory(t: &PublishedKey, n: usize) -> anyhow::Result<SharedDirectory> {
     let dir = SharedDirectory::new();
+    // As the appliance does at start: size the tables once for the whole load.
+    dir.reserve(n);
     for i in 0..n {
-        let key = synthetic(t, i);
+        let key = synthetic(t, i)?;
         dir.set_owner(&email(i), vec![key], Vec::new());
     }
-    dir
+    Ok(dir)
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -201,13 +199,13 @@ fn start_slapd(
         )?;
         let b64 = base64::engine::general_purpose::STANDARD;
         for i in 0..n {
-            let k = synthetic(t, i);
+            let k = synthetic(t, i)?;
             writeln!(
                 w,
                 "dn: pgpCertID={id},ou=PGP Keys,o=Signet\nobjectClass: pgpKeyInfo\n\
                  pgpCertID: {id}\nmail: {mail}\npgpKey:: {key}\n",
-                id = k.key_id,
-                mail = k.emails[0],
+                id = k.key_id(),
+                mail = email(i),
                 key = b64.encode(k.armored()),
             )?;
         }
@@ -251,7 +249,7 @@ fn start_slapd(
 fn memory_child(n: usize) -> anyhow::Result<()> {
     let t = template()?;
     let before = rss_mib();
-    let dir = directory(&t, n);
+    let dir = directory(&t, n)?;
     let after = rss_mib();
     println!("{n} {} {before:.1} {after:.1}", dir.len());
     Ok(())
@@ -296,7 +294,7 @@ pub async fn run(args: KeyserverBenchArgs) -> anyhow::Result<()> {
     }
 
     let t = template()?;
-    let dir = directory(&t, args.keys);
+    let dir = directory(&t, args.keys)?;
     let settings = LdapSettings {
         rate_per_second: 0,
         ..LdapSettings::default()

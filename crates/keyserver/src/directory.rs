@@ -3,14 +3,17 @@
 //! S/MIME certificates served as `userCertificate;binary`. The LDAP and HTTP keyservers both
 //! read it; the appliance keeps it current from the store.
 //!
-//! Memory: each key is one `Arc<PublishedKey>` that owns its bytes exactly once; the indexes
-//! map small keys (a `u64` key ID, a boxed address) to slot numbers, never to copies. Changes
-//! are made per *owner* (one consumer, the Organization Key, one VD entry), so a change to one
-//! user costs only that user's keys, never a rebuild.
+//! Memory: each key is one `Arc<PublishedKey>` that owns its bytes exactly once (its
+//! identifiers and strings in one buffer); the indexes map numbers (32 bits of a key ID, a
+//! keyed hash of an address) to slot numbers, never to copies, and every hit is checked
+//! against the key itself. Changes are made per *owner* (one consumer, the Organization Key,
+//! one VD entry), so a change to one user costs only that user's keys, never a rebuild.
 //!
 //! Never holds secret material: [`PublishedKey::from_cert_bytes`] refuses it.
 
 use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use sequoia_openpgp as pgp;
@@ -25,24 +28,17 @@ pub enum DirectoryError {
     SecretMaterial(String),
 }
 
-/// A subkey's identifiers, in the same formats as the primary's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublishedSubkey {
+/// What a key is built from ([`PublishedKey::new`]); [`PublishedKey::from_cert`] fills it
+/// from a certificate.
+#[derive(Debug, Clone, Default)]
+pub struct KeyFacts {
+    /// Primary fingerprint, hex (40 digits for v4, 64 for v6; case and spaces ignored).
     pub fingerprint: String,
-    pub key_id: String,
-}
-
-/// One published OpenPGP key: what the lookups match on and what they return.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublishedKey {
-    /// Primary, upper-case hex, no spaces.
-    pub fingerprint: String,
-    /// Primary, 16 upper-case hex digits.
-    pub key_id: String,
-    pub subkeys: Vec<PublishedSubkey>,
+    /// Subkey fingerprints, same format.
+    pub subkeys: Vec<String>,
     /// As written, including revoked ones.
     pub user_ids: Vec<String>,
-    /// Lower case, from non-revoked user IDs.
+    /// From non-revoked user IDs (stored lower case).
     pub emails: Vec<String>,
     /// OpenPGP public-key algorithm number of the primary.
     pub algorithm: u8,
@@ -55,7 +51,104 @@ pub struct PublishedKey {
     pub public: Arc<[u8]>,
 }
 
+/// One published OpenPGP key: what the lookups match on and what they return.
+///
+/// Memory: at a million keys the per-allocation overhead and the `String` headers cost more
+/// than the text, so every identifier and string lives in one buffer, `data`: the binary
+/// fingerprints (primary first; one length byte each), then the user IDs, then the addresses
+/// (a little-endian `u32` length each). Hex and key IDs are formatted when asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedKey {
+    data: Box<[u8]>,
+    public: Arc<[u8]>,
+    created: u64,
+    expires: Option<u64>,
+    bits: u32,
+    user_id_count: u32,
+    email_count: u32,
+    fingerprint_count: u8,
+    algorithm: u8,
+    revoked: bool,
+}
+
+/// The key ID of a fingerprint: the last 8 bytes for v4 (20 bytes), the first 8 for v6.
+fn key_id_of(fpr: &[u8]) -> u64 {
+    let bytes = if fpr.len() == 20 {
+        fpr.get(12..20)
+    } else {
+        fpr.get(..8)
+    };
+    let mut id = [0u8; 8];
+    if let Some(b) = bytes {
+        id.copy_from_slice(b);
+    }
+    u64::from_be_bytes(id)
+}
+
+/// Fingerprint bytes from hex (optional `0x`, spaces ignored); only v4 and v6 lengths.
+fn parse_fingerprint(text: &str) -> Option<Vec<u8>> {
+    let t = text.trim();
+    let t = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    let hex_text: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = hex::decode(hex_text).ok()?;
+    (bytes.len() == 20 || bytes.len() == 32).then_some(bytes)
+}
+
+fn push_text(data: &mut Vec<u8>, s: &str) {
+    data.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    data.extend_from_slice(s.as_bytes());
+}
+
 impl PublishedKey {
+    /// Builds a key from its facts; refuses fingerprints that are not v4 or v6 hex.
+    /// Key IDs are derived from the fingerprints. At most 254 subkeys are kept.
+    pub fn new(facts: KeyFacts) -> Result<PublishedKey, DirectoryError> {
+        let mut data = Vec::new();
+        let mut fingerprint_count = 0u8;
+        for (i, f) in std::iter::once(&facts.fingerprint)
+            .chain(facts.subkeys.iter())
+            .take(255)
+            .enumerate()
+        {
+            let bytes = parse_fingerprint(f)
+                .ok_or_else(|| DirectoryError::Parse(format!("bad fingerprint {f:?}")))?;
+            if i == 0 || !fingerprint_list(&data).any(|x| x == bytes.as_slice()) {
+                data.push(bytes.len() as u8);
+                data.extend_from_slice(&bytes);
+                fingerprint_count += 1;
+            }
+        }
+        let (uids, emails) = (facts.user_ids.len(), facts.emails.len());
+        let text: usize = facts
+            .user_ids
+            .iter()
+            .chain(&facts.emails)
+            .map(|s| s.len() + 4)
+            .sum();
+        data.reserve_exact(text);
+        for u in &facts.user_ids {
+            push_text(&mut data, u);
+        }
+        for e in &facts.emails {
+            push_text(&mut data, &e.to_ascii_lowercase());
+        }
+        Ok(PublishedKey {
+            data: data.into_boxed_slice(),
+            public: facts.public,
+            created: facts.created,
+            expires: facts.expires,
+            bits: facts.bits,
+            user_id_count: uids as u32,
+            email_count: emails as u32,
+            fingerprint_count,
+            algorithm: facts.algorithm,
+            revoked: facts.revoked,
+        })
+    }
+
     /// Describes a certificate from its bytes (binary or armored). Refuses secret material
     /// rather than silently stripping it: the caller handed the wrong thing.
     pub fn from_cert_bytes(bytes: &[u8]) -> Result<PublishedKey, DirectoryError> {
@@ -76,17 +169,9 @@ impl PublishedKey {
         let bits = primary.mpis().bits().unwrap_or(0) as u32;
         let public =
             sopgp::binary_public(cert).map_err(|e| DirectoryError::Parse(e.to_string()))?;
-        Ok(PublishedKey {
-            fingerprint: info.fingerprint.to_ascii_uppercase(),
-            key_id: info.key_id.to_ascii_uppercase(),
-            subkeys: info
-                .subkeys
-                .iter()
-                .map(|s| PublishedSubkey {
-                    fingerprint: s.fingerprint.to_ascii_uppercase(),
-                    key_id: s.key_id.to_ascii_uppercase(),
-                })
-                .collect(),
+        PublishedKey::new(KeyFacts {
+            fingerprint: info.fingerprint,
+            subkeys: info.subkeys.into_iter().map(|s| s.fingerprint).collect(),
             user_ids: info.user_ids,
             emails: info.emails,
             algorithm: u8::from(primary.pk_algo()),
@@ -98,7 +183,111 @@ impl PublishedKey {
         })
     }
 
-    /// ASCII armor of `public`, as gpg imports it.
+    /// Binary fingerprints, primary first.
+    pub fn fingerprints(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        fingerprint_list(&self.data).take(usize::from(self.fingerprint_count))
+    }
+
+    /// The primary's binary fingerprint.
+    pub fn fingerprint_bytes(&self) -> &[u8] {
+        self.fingerprints().next().unwrap_or_default()
+    }
+
+    /// Primary fingerprint, upper-case hex, no spaces.
+    pub fn fingerprint(&self) -> String {
+        hex::encode_upper(self.fingerprint_bytes())
+    }
+
+    /// Primary key ID as a number.
+    pub fn key_id_value(&self) -> u64 {
+        key_id_of(self.fingerprint_bytes())
+    }
+
+    /// Primary key ID, 16 upper-case hex digits.
+    pub fn key_id(&self) -> String {
+        format!("{:016X}", self.key_id_value())
+    }
+
+    /// Key IDs of the primary and every subkey.
+    pub fn key_id_values(&self) -> impl Iterator<Item = u64> + '_ {
+        self.fingerprints().map(key_id_of)
+    }
+
+    /// Subkey fingerprints, upper-case hex.
+    pub fn subkey_fingerprints(&self) -> impl Iterator<Item = String> + '_ {
+        self.fingerprints().skip(1).map(hex::encode_upper)
+    }
+
+    /// Subkey key IDs, 16 upper-case hex digits.
+    pub fn subkey_key_ids(&self) -> impl Iterator<Item = String> + '_ {
+        self.fingerprints()
+            .skip(1)
+            .map(|f| format!("{:016X}", key_id_of(f)))
+    }
+
+    fn texts(&self) -> impl Iterator<Item = &str> + '_ {
+        let start: usize = self.fingerprints().map(|f| f.len() + 1).sum();
+        let mut rest = self.data.get(start..).unwrap_or_default();
+        std::iter::from_fn(move || {
+            let (len, tail) = rest.split_first_chunk::<4>()?;
+            let len = u32::from_le_bytes(*len) as usize;
+            let (text, tail) = tail.split_at_checked(len)?;
+            rest = tail;
+            // Written from `&str` in `new`: always valid.
+            Some(std::str::from_utf8(text).unwrap_or_default())
+        })
+    }
+
+    /// User IDs as written, including revoked ones.
+    pub fn user_ids(&self) -> impl Iterator<Item = &str> + '_ {
+        self.texts().take(self.user_id_count as usize)
+    }
+
+    /// Lower-case addresses from non-revoked user IDs.
+    pub fn emails(&self) -> impl Iterator<Item = &str> + '_ {
+        self.texts()
+            .skip(self.user_id_count as usize)
+            .take(self.email_count as usize)
+    }
+
+    /// OpenPGP public-key algorithm number of the primary.
+    pub fn algorithm(&self) -> u8 {
+        self.algorithm
+    }
+
+    /// Key size; 256 for 25519 keys.
+    pub fn bits(&self) -> u32 {
+        self.bits
+    }
+
+    pub fn created(&self) -> u64 {
+        self.created
+    }
+
+    pub fn expires(&self) -> Option<u64> {
+        self.expires
+    }
+
+    pub fn revoked(&self) -> bool {
+        self.revoked
+    }
+
+    /// Marks the key revoked (the store knows of a revocation the certificate lacks).
+    pub fn set_revoked(&mut self, revoked: bool) {
+        self.revoked = revoked;
+    }
+
+    /// Binary transferable public key.
+    pub fn public(&self) -> &[u8] {
+        &self.public
+    }
+
+    /// The public key bytes as shared (no copy).
+    pub fn public_shared(&self) -> Arc<[u8]> {
+        self.public.clone()
+    }
+
+    /// ASCII armor of the public key, as gpg imports it.
     pub fn armored(&self) -> String {
         use std::io::Write;
         let mut out = Vec::with_capacity(self.public.len() * 4 / 3 + 128);
@@ -121,6 +310,21 @@ impl PublishedKey {
     }
 }
 
+/// The fingerprints at the start of a key's `data` (length byte, bytes). The caller bounds
+/// the count: the text after them could look like more.
+fn fingerprint_list(data: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
+    let mut rest = data;
+    std::iter::from_fn(move || {
+        let (&len, tail) = rest.split_first()?;
+        if len != 20 && len != 32 {
+            return None;
+        }
+        let (f, tail) = tail.split_at_checked(usize::from(len))?;
+        rest = tail;
+        Some(f)
+    })
+}
+
 /// Parses 16 or 8 hex digits (optional `0x`) into a number; `None` for anything else.
 fn parse_hex_id(text: &str) -> Option<(u64, usize)> {
     let t = text.trim();
@@ -135,88 +339,80 @@ fn parse_hex_id(text: &str) -> Option<(u64, usize)> {
     }
 }
 
-/// Normalizes a fingerprint query: optional `0x`, spaces ignored, upper case.
-fn normalize_fingerprint(text: &str) -> Option<String> {
-    let t = text.trim();
-    let t = t
-        .strip_prefix("0x")
-        .or_else(|| t.strip_prefix("0X"))
-        .unwrap_or(t);
-    let hex: String = t.chars().filter(|c| !c.is_whitespace()).collect();
-    if (hex.len() == 40 || hex.len() == 64) && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Some(hex.to_ascii_uppercase())
-    } else {
-        None
+/// Marks a [`Multi`] entry whose slots are in `many`.
+const MANY: u32 = u32::MAX;
+
+/// A multimap from a small key to slot numbers. Almost every key has exactly one slot: that
+/// one is stored inline in `one` (8 or 12 bytes an entry), the rare others in `many`.
+struct Multi<K> {
+    one: HashMap<K, u32>,
+    many: HashMap<K, Vec<u32>>,
+}
+
+impl<K> Default for Multi<K> {
+    fn default() -> Self {
+        Multi {
+            one: HashMap::new(),
+            many: HashMap::new(),
+        }
     }
 }
 
-/// Slot numbers under one index key. Almost always exactly one: kept inline then, so the
-/// common case costs no allocation (this matters at a million keys).
-#[derive(Default)]
-enum Slots {
-    #[default]
-    Empty,
-    One(u32),
-    Many(Box<[u32]>),
-}
-
-impl Slots {
-    fn push_unique(&mut self, slot: u32) {
-        match self {
-            Slots::Empty => *self = Slots::One(slot),
-            Slots::One(s) if *s == slot => {}
-            Slots::One(s) => *self = Slots::Many(vec![*s, slot].into_boxed_slice()),
-            Slots::Many(v) if v.contains(&slot) => {}
-            Slots::Many(v) => {
-                let mut grown = v.to_vec();
-                grown.push(slot);
-                *self = Slots::Many(grown.into_boxed_slice());
-            }
+impl<K: Hash + Eq + Copy> Multi<K> {
+    fn get(&self, k: K) -> &[u32] {
+        match self.one.get(&k) {
+            Some(&MANY) => self.many.get(&k).map_or(&[], |v| v.as_slice()),
+            Some(s) => std::slice::from_ref(s),
+            None => &[],
         }
     }
 
-    /// Removes `slot`; true when nothing is left.
-    fn remove(&mut self, slot: u32) -> bool {
-        match self {
-            Slots::Empty => {}
-            Slots::One(s) => {
-                if *s == slot {
-                    *self = Slots::Empty;
+    fn insert(&mut self, k: K, slot: u32) {
+        match self.one.get(&k).copied() {
+            None => {
+                self.one.insert(k, slot);
+            }
+            Some(s) if s == slot => {}
+            Some(MANY) => {
+                let v = self.many.entry(k).or_default();
+                if !v.contains(&slot) {
+                    v.push(slot);
                 }
             }
-            Slots::Many(v) => {
-                let left: Vec<u32> = v.iter().copied().filter(|s| *s != slot).collect();
-                *self = match left.len() {
-                    0 => Slots::Empty,
-                    1 => Slots::One(left[0]),
-                    _ => Slots::Many(left.into_boxed_slice()),
-                };
+            Some(s) => {
+                self.one.insert(k, MANY);
+                self.many.insert(k, vec![s, slot]);
             }
         }
-        matches!(self, Slots::Empty)
     }
 
-    fn as_slice(&self) -> &[u32] {
-        match self {
-            Slots::Empty => &[],
-            Slots::One(s) => std::slice::from_ref(s),
-            Slots::Many(v) => v,
+    fn remove(&mut self, k: K, slot: u32) {
+        match self.one.get(&k).copied() {
+            Some(MANY) => {
+                let Some(v) = self.many.get_mut(&k) else {
+                    self.one.remove(&k);
+                    return;
+                };
+                v.retain(|s| *s != slot);
+                if v.len() <= 1 {
+                    let left = v.first().copied();
+                    self.many.remove(&k);
+                    match left {
+                        Some(s) => self.one.insert(k, s),
+                        None => self.one.remove(&k),
+                    };
+                }
+            }
+            Some(s) if s == slot => {
+                self.one.remove(&k);
+            }
+            _ => {}
         }
     }
-}
 
-/// A fingerprint as index key: the binary value (20 bytes for v4, 32 for v6), zero-padded,
-/// instead of a heap-allocated hex string.
-type FprKey = [u8; 32];
-
-fn fpr_key(hex_text: &str) -> Option<FprKey> {
-    let mut out = [0u8; 32];
-    let bytes = hex::decode(hex_text).ok()?;
-    if bytes.len() != 20 && bytes.len() != 32 {
-        return None;
+    fn reserve(&mut self, n: usize) {
+        self.one.reserve(n);
     }
-    out[..bytes.len()].copy_from_slice(&bytes);
-    Some(out)
 }
 
 struct Slot {
@@ -231,103 +427,110 @@ struct Certificate {
     emails: Vec<Box<str>>,
 }
 
-/// What one owner publishes.
+/// What one owner publishes. Nearly every owner publishes one key and no certificate: that
+/// case is one slot number, not two vectors.
+enum Owned {
+    Key(u32),
+    Full(Box<OwnedFull>),
+}
+
 #[derive(Default)]
-struct Owned {
-    fingerprints: Vec<FprKey>,
+struct OwnedFull {
+    slots: Vec<u32>,
     certificates: Vec<Certificate>,
 }
 
+/// The indexes hold slot numbers keyed by numbers, never copies of the keys' text: lookups
+/// narrow down by number and then compare against the key itself.
 #[derive(Default)]
 struct Index {
     slots: Vec<Option<Slot>>,
     free: Vec<u32>,
-    by_fingerprint: HashMap<FprKey, u32>,
-    /// 16-digit key IDs; 8-digit ones are rare and answered by a scan.
-    by_key_id: HashMap<u64, Slots>,
-    by_email: HashMap<Box<str>, Slots>,
+    /// Low 32 bits of every primary and subkey key ID: answers fingerprints (whose key ID is
+    /// part of them), 16- and 8-digit key IDs alike.
+    by_id: Multi<u32>,
+    /// Keyed hash of each lower-case address.
+    by_email: Multi<u64>,
+    hasher: RandomState,
     certificates: HashMap<Box<str>, Vec<Arc<[u8]>>>,
     owners: HashMap<Box<str>, Owned>,
     live: usize,
 }
 
-fn push_unique(v: &mut Slots, slot: u32) {
-    v.push_unique(slot);
-}
-
-fn remove_from<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Slots>, key: &K, slot: u32) {
-    if let Some(v) = map.get_mut(key)
-        && v.remove(slot)
-    {
-        map.remove(key);
-    }
-}
-
-fn key_id_numbers(key: &PublishedKey) -> impl Iterator<Item = u64> + '_ {
-    std::iter::once(key.key_id.as_str())
-        .chain(key.subkeys.iter().map(|s| s.key_id.as_str()))
-        .filter_map(|id| u64::from_str_radix(id, 16).ok())
-}
-
 impl Index {
+    /// Hash of an address, lower-cased on the fly (no allocation per lookup).
+    fn email_hash(&self, email: &str) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        for b in email.bytes() {
+            h.write_u8(b.to_ascii_lowercase());
+        }
+        h.finish()
+    }
+
+    fn key(&self, slot: u32) -> Option<&Arc<PublishedKey>> {
+        self.slots.get(slot as usize)?.as_ref().map(|s| &s.key)
+    }
+
+    /// Live keys under these slots that `accept` takes. [`Multi`] keeps each slot once per
+    /// index key, so no key is returned twice.
+    fn keys_where(
+        &self,
+        slots: &[u32],
+        accept: impl Fn(&PublishedKey) -> bool,
+    ) -> Vec<Arc<PublishedKey>> {
+        slots
+            .iter()
+            .filter_map(|&s| self.key(s))
+            .filter(|k| accept(k))
+            .cloned()
+            .collect()
+    }
+
+    /// The slot holding the key whose primary fingerprint is `fpr`.
+    fn slot_of(&self, fpr: &[u8]) -> Option<u32> {
+        let id = key_id_of(fpr) as u32;
+        self.by_id
+            .get(id)
+            .iter()
+            .copied()
+            .find(|&s| self.key(s).is_some_and(|k| k.fingerprint_bytes() == fpr))
+    }
+
     fn index_key(&mut self, slot: u32, key: &PublishedKey) {
-        if let Some(f) = fpr_key(&key.fingerprint) {
-            self.by_fingerprint.insert(f, slot);
+        for id in key.key_id_values() {
+            self.by_id.insert(id as u32, slot);
         }
-        for sub in &key.subkeys {
-            if let Some(f) = fpr_key(&sub.fingerprint) {
-                self.by_fingerprint.entry(f).or_insert(slot);
-            }
-        }
-        let ids: Vec<u64> = key_id_numbers(key).collect();
-        for id in ids {
-            push_unique(self.by_key_id.entry(id).or_default(), slot);
-        }
-        for email in &key.emails {
-            push_unique(
-                self.by_email
-                    .entry(email.to_ascii_lowercase().into_boxed_str())
-                    .or_default(),
-                slot,
-            );
+        for email in key.emails() {
+            let h = self.email_hash(email);
+            self.by_email.insert(h, slot);
         }
     }
 
     fn unindex_key(&mut self, slot: u32, key: &PublishedKey) {
-        let fprs = std::iter::once(key.fingerprint.as_str())
-            .chain(key.subkeys.iter().map(|s| s.fingerprint.as_str()))
-            .filter_map(fpr_key);
-        for f in fprs {
-            if self.by_fingerprint.get(&f) == Some(&slot) {
-                self.by_fingerprint.remove(&f);
-            }
+        for id in key.key_id_values() {
+            self.by_id.remove(id as u32, slot);
         }
-        let ids: Vec<u64> = key_id_numbers(key).collect();
-        for id in ids {
-            remove_from(&mut self.by_key_id, &id, slot);
-        }
-        for email in &key.emails {
-            let e: Box<str> = email.to_ascii_lowercase().into_boxed_str();
-            remove_from(&mut self.by_email, &e, slot);
+        for email in key.emails() {
+            let h = self.email_hash(email);
+            self.by_email.remove(h, slot);
         }
     }
 
-    /// Adds one reference to a key; a key already present under its fingerprint is replaced
-    /// by the newer description (new certifications, new user IDs).
-    fn add_key(&mut self, fpr: &FprKey, key: PublishedKey) {
-        if let Some(&slot) = self.by_fingerprint.get(fpr)
+    /// Adds one reference to a key and returns its slot; a key already present under its
+    /// fingerprint is replaced by the newer description (new certifications, new user IDs).
+    fn add_key(&mut self, key: PublishedKey) -> u32 {
+        if let Some(slot) = self.slot_of(key.fingerprint_bytes())
             && let Some(Some(existing)) = self.slots.get(slot as usize)
-            && existing.key.fingerprint == key.fingerprint
         {
             let old = existing.key.clone();
-            let refs = existing.refs + 1;
+            let refs = existing.refs.saturating_add(1);
             self.unindex_key(slot, &old);
             self.index_key(slot, &key);
             self.slots[slot as usize] = Some(Slot {
                 key: Arc::new(key),
                 refs,
             });
-            return;
+            return slot;
         }
         let slot = match self.free.pop() {
             Some(s) => s,
@@ -342,18 +545,13 @@ impl Index {
             refs: 1,
         });
         self.live += 1;
+        slot
     }
 
-    fn drop_key(&mut self, fingerprint: &FprKey) {
-        let Some(&slot) = self.by_fingerprint.get(fingerprint) else {
-            return;
-        };
+    fn drop_key(&mut self, slot: u32) {
         let Some(Some(entry)) = self.slots.get_mut(slot as usize) else {
             return;
         };
-        if fpr_key(&entry.key.fingerprint).as_ref() != Some(fingerprint) {
-            return;
-        }
         entry.refs = entry.refs.saturating_sub(1);
         if entry.refs > 0 {
             return;
@@ -366,13 +564,18 @@ impl Index {
     }
 
     fn drop_owner(&mut self, owner: &str) {
-        let Some(owned) = self.owners.remove(owner) else {
-            return;
+        let full = match self.owners.remove(owner) {
+            None => return,
+            Some(Owned::Key(slot)) => {
+                self.drop_key(slot);
+                return;
+            }
+            Some(Owned::Full(full)) => full,
         };
-        for fpr in &owned.fingerprints {
-            self.drop_key(fpr);
+        for &slot in &full.slots {
+            self.drop_key(slot);
         }
-        for cert in &owned.certificates {
+        for cert in &full.certificates {
             for email in &cert.emails {
                 if let Some(list) = self.certificates.get_mut(email) {
                     if let Some(pos) = list.iter().position(|d| Arc::ptr_eq(d, &cert.der)) {
@@ -384,18 +587,6 @@ impl Index {
                 }
             }
         }
-    }
-
-    fn keys_of(&self, slots: Option<&Slots>) -> Vec<Arc<PublishedKey>> {
-        slots
-            .map(|v| {
-                v.as_slice()
-                    .iter()
-                    .filter_map(|s| self.slots.get(*s as usize))
-                    .filter_map(|s| s.as_ref().map(|s| s.key.clone()))
-                    .collect()
-            })
-            .unwrap_or_default()
     }
 }
 
@@ -418,7 +609,7 @@ fn keep(keys: Vec<Arc<PublishedKey>>, with_revoked: bool) -> Vec<Arc<PublishedKe
     if with_revoked {
         keys
     } else {
-        keys.into_iter().filter(|k| !k.revoked).collect()
+        keys.into_iter().filter(|k| !k.revoked()).collect()
     }
 }
 
@@ -437,6 +628,16 @@ impl Directory {
         self.index.write().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Makes room for `keys` more keys (one owner each) before a bulk load, so the tables
+    /// are not regrown (and briefly held twice) along the way.
+    pub fn reserve(&self, keys: usize) {
+        let mut ix = self.write();
+        ix.slots.reserve(keys);
+        ix.by_id.reserve(keys.saturating_mul(2));
+        ix.by_email.reserve(keys);
+        ix.owners.reserve(keys);
+    }
+
     /// Non-revoked keys with this exact address (case-insensitive).
     pub fn by_email(&self, email: &str) -> Vec<Arc<PublishedKey>> {
         keep(self.by_email_any(email), false)
@@ -444,26 +645,32 @@ impl Directory {
 
     /// Keys with this address, revoked ones included.
     pub fn by_email_any(&self, email: &str) -> Vec<Arc<PublishedKey>> {
-        let e = email
-            .trim()
-            .trim_start_matches('<')
-            .trim_end_matches('>')
-            .to_ascii_lowercase();
+        let e = email.trim().trim_start_matches('<').trim_end_matches('>');
         let ix = self.read();
-        ix.keys_of(ix.by_email.get(e.as_str()))
+        // The index holds hashes: compare with the key's own addresses.
+        ix.keys_where(ix.by_email.get(ix.email_hash(e)), |k| {
+            k.emails().any(|m| m.eq_ignore_ascii_case(e))
+        })
     }
 
     /// The non-revoked key with this primary or subkey fingerprint.
     pub fn by_fingerprint(&self, hex: &str) -> Option<Arc<PublishedKey>> {
-        self.by_fingerprint_any(hex).filter(|k| !k.revoked)
+        self.by_fingerprint_any(hex).filter(|k| !k.revoked())
     }
 
-    /// The key with this primary or subkey fingerprint, revoked or not.
+    /// The key with this primary or subkey fingerprint, revoked or not; a key whose primary
+    /// it is comes before one that has it as a subkey.
     pub fn by_fingerprint_any(&self, hex: &str) -> Option<Arc<PublishedKey>> {
-        let fpr = fpr_key(&normalize_fingerprint(hex)?)?;
+        let fpr = parse_fingerprint(hex)?;
         let ix = self.read();
-        let slot = *ix.by_fingerprint.get(&fpr)?;
-        ix.slots.get(slot as usize)?.as_ref().map(|s| s.key.clone())
+        let found = ix.keys_where(ix.by_id.get(key_id_of(&fpr) as u32), |k| {
+            k.fingerprints().any(|f| f == fpr.as_slice())
+        });
+        found
+            .iter()
+            .find(|k| k.fingerprint_bytes() == fpr.as_slice())
+            .or(found.first())
+            .cloned()
     }
 
     /// Non-revoked keys whose primary or a subkey has this 16- or 8-digit key ID.
@@ -476,23 +683,23 @@ impl Directory {
         let Some((id, digits)) = parse_hex_id(hex) else {
             return Vec::new();
         };
-        if digits == 16 {
-            let ix = self.read();
-            ix.keys_of(ix.by_key_id.get(&id))
-        } else {
-            let short = id as u32;
-            self.scan(usize::MAX, |k| key_id_numbers(k).any(|n| n as u32 == short))
-        }
+        let ix = self.read();
+        ix.keys_where(ix.by_id.get(id as u32), |k| {
+            k.key_id_values().any(|n| {
+                if digits == 16 {
+                    n == id
+                } else {
+                    n as u32 == id as u32
+                }
+            })
+        })
     }
 
     /// Non-revoked keys with a user ID containing `text` (case-insensitive), at most `limit`.
     pub fn search(&self, text: &str, limit: usize) -> Vec<Arc<PublishedKey>> {
         let needle = text.to_lowercase();
         self.scan(limit, |k| {
-            !k.revoked
-                && k.user_ids
-                    .iter()
-                    .any(|u| u.to_lowercase().contains(&needle))
+            !k.revoked() && k.user_ids().any(|u| u.to_lowercase().contains(&needle))
         })
     }
 
@@ -559,35 +766,43 @@ impl Directory {
         if keys.is_empty() && certificates.is_empty() {
             return;
         }
-        let mut owned = Owned::default();
+        let mut slots: Vec<u32> = Vec::with_capacity(keys.len());
         for key in keys {
-            // A key without a valid fingerprint cannot be found or removed: not published.
-            let Some(fpr) = fpr_key(&key.fingerprint) else {
-                continue;
-            };
-            if owned.fingerprints.contains(&fpr) {
+            // The same key twice in one owner's list counts once.
+            if let Some(s) = ix.slot_of(key.fingerprint_bytes())
+                && slots.contains(&s)
+            {
                 continue;
             }
-            owned.fingerprints.push(fpr);
-            ix.add_key(&fpr, key);
+            slots.push(ix.add_key(key));
         }
-        for cert in certificates {
-            let emails: Vec<Box<str>> = cert
-                .emails
-                .iter()
-                .map(|e| e.to_ascii_lowercase().into_boxed_str())
-                .collect();
-            for e in &emails {
-                ix.certificates
-                    .entry(e.clone())
-                    .or_default()
-                    .push(cert.der.clone());
+        let owned = match (slots.as_slice(), certificates.is_empty()) {
+            (&[slot], true) => Owned::Key(slot),
+            _ => {
+                let mut full = OwnedFull {
+                    slots,
+                    certificates: Vec::with_capacity(certificates.len()),
+                };
+                for cert in certificates {
+                    let emails: Vec<Box<str>> = cert
+                        .emails
+                        .iter()
+                        .map(|e| e.to_ascii_lowercase().into_boxed_str())
+                        .collect();
+                    for e in &emails {
+                        ix.certificates
+                            .entry(e.clone())
+                            .or_default()
+                            .push(cert.der.clone());
+                    }
+                    full.certificates.push(Certificate {
+                        der: cert.der,
+                        emails,
+                    });
+                }
+                Owned::Full(Box::new(full))
             }
-            owned.certificates.push(Certificate {
-                der: cert.der,
-                emails,
-            });
-        }
+        };
         ix.owners.insert(owner.into(), owned);
     }
 
@@ -627,132 +842,5 @@ impl std::ops::Deref for SharedDirectory {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use signet_crypto::openpgp::{KeyAlgorithm, generate_user_key, public_only, revoke};
-
-    fn key(email: &str) -> Cert {
-        generate_user_key(email, Some("Test User"), KeyAlgorithm::Cv25519, None).unwrap()
-    }
-
-    fn published(cert: &Cert) -> PublishedKey {
-        let bytes = sopgp::binary_public(&public_only(cert)).unwrap();
-        PublishedKey::from_cert_bytes(&bytes).unwrap()
-    }
-
-    #[test]
-    fn refuses_secret_material() {
-        let cert = key("a@example.org");
-        let tsk = sopgp::binary_secret(&cert).unwrap();
-        assert!(matches!(
-            PublishedKey::from_cert_bytes(&tsk),
-            Err(DirectoryError::SecretMaterial(_))
-        ));
-        assert!(matches!(
-            PublishedKey::from_cert_bytes(b"garbage"),
-            Err(DirectoryError::Parse(_))
-        ));
-    }
-
-    #[test]
-    fn describes_and_armors() {
-        let cert = key("Alice@Example.org");
-        let k = published(&cert);
-        assert_eq!(k.fingerprint, cert.fingerprint().to_hex());
-        assert_eq!(k.key_id.len(), 16);
-        assert_eq!(k.emails, vec!["alice@example.org".to_string()]);
-        assert_eq!(k.algorithm, 22); // EdDSA
-        assert!(k.bits >= 255);
-        assert!(!k.subkeys.is_empty());
-        let armored = k.armored();
-        assert!(armored.starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----"));
-        let back = sopgp::parse_cert(armored.as_bytes()).unwrap();
-        assert_eq!(back.fingerprint(), cert.fingerprint());
-    }
-
-    #[test]
-    fn lookups_and_owner_changes() {
-        let a = key("alice@example.org");
-        let b = key("bob@example.org");
-        let (pa, pb) = (published(&a), published(&b));
-        let dir = SharedDirectory::new();
-        dir.set_owner("alice@example.org", vec![pa.clone()], vec![]);
-        dir.set_owner(
-            "bob@example.org",
-            vec![pb.clone()],
-            vec![PublishedCertificate {
-                der: Arc::from(&b"DER"[..]),
-                emails: vec!["Bob@example.org".into()],
-            }],
-        );
-        let d = dir.snapshot();
-        assert_eq!(d.len(), 2);
-        assert_eq!(
-            d.by_email("ALICE@example.org")[0].fingerprint,
-            pa.fingerprint
-        );
-        assert_eq!(
-            d.by_email("<bob@example.org>")[0].fingerprint,
-            pb.fingerprint
-        );
-        assert!(d.by_email("carol@example.org").is_empty());
-        let lower = format!("0x{}", pa.fingerprint.to_lowercase());
-        assert!(d.by_fingerprint(&lower).is_some());
-        assert!(d.by_fingerprint(&pa.subkeys[0].fingerprint).is_some());
-        assert_eq!(d.by_key_id(&pa.key_id).len(), 1);
-        assert_eq!(d.by_key_id(&pa.subkeys[0].key_id[8..]).len(), 1);
-        assert!(d.by_key_id("XYZ").is_empty());
-        assert_eq!(d.search("EXAMPLE.ORG", 25).len(), 2);
-        assert_eq!(d.search("example.org", 1).len(), 1);
-        assert_eq!(d.certificates_for("bob@EXAMPLE.org").len(), 1);
-
-        // The same key published by a second owner survives the first owner's removal.
-        dir.set_owner("vd:1", vec![pa.clone()], vec![]);
-        dir.remove_owner("alice@example.org");
-        assert_eq!(d.by_email("alice@example.org").len(), 1);
-        dir.remove_owner("vd:1");
-        assert!(d.by_email("alice@example.org").is_empty());
-        assert!(d.by_fingerprint(&pa.fingerprint).is_none());
-
-        // Replacing an owner's keys drops the old ones and its certificates.
-        dir.set_owner("bob@example.org", vec![], vec![]);
-        assert!(d.certificates_for("bob@example.org").is_empty());
-        assert_eq!(d.len(), 0);
-    }
-
-    #[test]
-    fn several_keys_under_one_address() {
-        let (a, b, c) = (
-            published(&key("same@example.org")),
-            published(&key("same@example.org")),
-            published(&key("same@example.org")),
-        );
-        let dir = Directory::new();
-        dir.set_owner("one", vec![a.clone(), b.clone()], vec![]);
-        dir.set_owner("two", vec![c.clone()], vec![]);
-        assert_eq!(dir.by_email("same@example.org").len(), 3);
-        dir.remove_owner("two");
-        assert_eq!(dir.by_email("same@example.org").len(), 2);
-        dir.set_owner("one", vec![b.clone()], vec![]);
-        let left = dir.by_email("same@example.org");
-        assert_eq!(left.len(), 1);
-        assert_eq!(left[0].fingerprint, b.fingerprint);
-        assert!(dir.by_fingerprint(&a.fingerprint).is_none());
-        assert_eq!(dir.len(), 1);
-    }
-
-    #[test]
-    fn revoked_keys_only_when_asked() {
-        let a = key("rev@example.org");
-        let revoked = revoke(&a, None).unwrap();
-        let p = published(&revoked);
-        assert!(p.revoked);
-        let dir = Directory::new();
-        dir.set_owner("rev@example.org", vec![p.clone()], vec![]);
-        assert!(dir.by_email("rev@example.org").is_empty());
-        assert_eq!(dir.by_email_any("rev@example.org").len(), 1);
-        assert!(dir.by_fingerprint(&p.fingerprint).is_none());
-        assert!(dir.by_fingerprint_any(&p.fingerprint).is_some());
-        assert!(dir.search("rev@", 25).is_empty());
-    }
-}
+#[path = "directory_tests.rs"]
+mod tests;

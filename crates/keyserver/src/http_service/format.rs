@@ -13,10 +13,10 @@ use crate::directory::PublishedKey;
 /// (gpg imports them all from one block). Written here rather than through sequoia's armor
 /// writer: the vectorized base64 codec keeps `op=get` cheap at tens of thousands per second.
 pub fn armor_keys(keys: &[Arc<PublishedKey>]) -> String {
-    let total: usize = keys.iter().map(|k| k.public.len()).sum();
+    let total: usize = keys.iter().map(|k| k.public().len()).sum();
     let mut binary = Vec::with_capacity(total);
     for k in keys {
-        binary.extend_from_slice(&k.public);
+        binary.extend_from_slice(k.public());
     }
     let encoded = STANDARD.encode(&binary);
     let mut out = String::with_capacity(encoded.len() + encoded.len() / 64 + 128);
@@ -50,7 +50,7 @@ fn crc24(data: &[u8]) -> u32 {
 
 /// Flags of the KEYSERVER format: `r` revoked, `e` expired.
 fn flags(key: &PublishedKey, now: u64) -> &'static str {
-    match (key.revoked, key.expired_at(now)) {
+    match (key.revoked(), key.expired_at(now)) {
         (true, true) => "re",
         (true, false) => "r",
         (false, true) => "e",
@@ -66,14 +66,14 @@ pub fn machine_index(keys: &[Arc<PublishedKey>], now: u64) -> String {
         let _ = writeln!(
             out,
             "pub:{}:{}:{}:{}:{}:{}",
-            k.fingerprint,
-            k.algorithm,
-            k.bits,
-            k.created,
-            k.expires.map(|e| e.to_string()).unwrap_or_default(),
+            k.fingerprint(),
+            k.algorithm(),
+            k.bits(),
+            k.created(),
+            k.expires().map(|e| e.to_string()).unwrap_or_default(),
             flags(k, now)
         );
-        for uid in &k.user_ids {
+        for uid in k.user_ids() {
             let _ = writeln!(out, "uid:{}:::", escape_uid(uid));
         }
     }
@@ -109,11 +109,11 @@ pub fn html_index(keys: &[Arc<PublishedKey>], query: &str, now: u64) -> String {
         let _ = writeln!(
             out,
             "<hr><pre>pub  {}/{} algorithm {} created {}{}{}",
-            k.bits,
-            k.fingerprint,
-            k.algorithm,
-            k.created,
-            k.expires
+            k.bits(),
+            k.fingerprint(),
+            k.algorithm(),
+            k.created(),
+            k.expires()
                 .map(|e| format!(" expires {e}"))
                 .unwrap_or_default(),
             match flags(k, now) {
@@ -124,9 +124,9 @@ pub fn html_index(keys: &[Arc<PublishedKey>], query: &str, now: u64) -> String {
         let _ = writeln!(
             out,
             "     <a href=\"/pks/lookup?op=get&amp;search=0x{0}\">get 0x{0}</a>",
-            k.fingerprint
+            k.fingerprint()
         );
-        for uid in &k.user_ids {
+        for uid in k.user_ids() {
             let _ = writeln!(out, "uid  {}", html_escape(uid));
         }
         out.push_str("</pre>\n");

@@ -169,7 +169,7 @@ impl PublicService {
         }
         let mut binary = Vec::new();
         for k in &found {
-            binary.extend_from_slice(&k.public);
+            binary.extend_from_slice(k.public());
         }
         bytes_response("application/octet-stream", Bytes::from(binary))
     }

@@ -75,8 +75,8 @@ pub fn keys_for(
     // I/O threads; GnuPG always sends the hint.
     let suffix = format!("@{domain}");
     directory.scan(MAX_KEYS, |k| {
-        !k.revoked
-            && k.emails.iter().any(|e| {
+        !k.revoked()
+            && k.emails().any(|e| {
                 e.strip_suffix(suffix.as_str())
                     .is_some_and(|local| wkd_hash(local) == hash)
             })

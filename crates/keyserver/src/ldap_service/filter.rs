@@ -155,7 +155,7 @@ fn candidates(f: &LdapFilter, dir: &Directory) -> Option<Vec<Arc<PublishedKey>>>
             let mut seen = HashSet::new();
             for c in v {
                 for k in candidates(c, dir)? {
-                    if seen.insert(k.fingerprint.clone()) {
+                    if seen.insert(k.fingerprint_bytes().to_vec()) {
                         out.push(k);
                     }
                 }
@@ -197,8 +197,7 @@ pub fn cost(f: &LdapFilter, dir: &Directory) -> Cost {
 /// Keys matching the filter, at most `limit + 1` (so the caller can tell the limit was hit).
 pub fn evaluate(f: &LdapFilter, dir: &Directory, limit: usize) -> Vec<Arc<PublishedKey>> {
     let certs_of = |k: &PublishedKey| {
-        k.emails
-            .iter()
+        k.emails()
             .map(|e| dir.certificates_for(e).len())
             .sum::<usize>()
     };

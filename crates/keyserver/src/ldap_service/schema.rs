@@ -23,7 +23,7 @@ impl Naming {
     }
 
     pub fn key_dn(&self, key: &PublishedKey) -> String {
-        format!("pgpCertID={},{}", key.key_id, self.key_space())
+        format!("pgpCertID={},{}", key.key_id(), self.key_space())
     }
 
     pub fn certificate_dn(&self, mail: &str) -> String {
@@ -70,21 +70,21 @@ fn key_type(algorithm: u8) -> &'static str {
 pub fn key_values(key: &PublishedKey, attr: &str, certs: usize) -> Vec<String> {
     match attr.to_ascii_lowercase().as_str() {
         "objectclass" => vec!["pgpKeyInfo".into(), "top".into()],
-        "pgpcertid" => vec![key.key_id.clone()],
-        "pgpkeyid" => vec![key.key_id.get(8..).unwrap_or_default().to_string()],
-        "pgpuserid" => key.user_ids.clone(),
-        "gpgmailbox" | "mail" => key.emails.clone(),
-        "gpgfingerprint" => vec![key.fingerprint.clone()],
-        "gpgsubfingerprint" => key.subkeys.iter().map(|s| s.fingerprint.clone()).collect(),
-        "gpgsubcertid" => key.subkeys.iter().map(|s| s.key_id.clone()).collect(),
-        "pgprevoked" => vec![if key.revoked { "1" } else { "0" }.into()],
+        "pgpcertid" => vec![key.key_id()],
+        "pgpkeyid" => vec![format!("{:08X}", key.key_id_value() as u32)],
+        "pgpuserid" => key.user_ids().map(str::to_string).collect(),
+        "gpgmailbox" | "mail" => key.emails().map(str::to_string).collect(),
+        "gpgfingerprint" => vec![key.fingerprint()],
+        "gpgsubfingerprint" => key.subkey_fingerprints().collect(),
+        "gpgsubcertid" => key.subkey_key_ids().collect(),
+        "pgprevoked" => vec![if key.revoked() { "1" } else { "0" }.into()],
         "pgpdisabled" => vec!["0".into()],
         "pgpkeycreatetime" | "modifytimestamp" | "createtimestamp" => {
-            vec![generalized_time(key.created)]
+            vec![generalized_time(key.created())]
         }
-        "pgpkeyexpiretime" => key.expires.map(generalized_time).into_iter().collect(),
-        "pgpkeysize" => vec![format!("{:05}", key.bits)],
-        "pgpkeytype" => vec![key_type(key.algorithm).into()],
+        "pgpkeyexpiretime" => key.expires().map(generalized_time).into_iter().collect(),
+        "pgpkeysize" => vec![format!("{:05}", key.bits())],
+        "pgpkeytype" => vec![key_type(key.algorithm()).into()],
         "pgpkey" => vec!["(present)".into()],
         "usercertificate;binary" | "usercertificate" if certs > 0 => vec!["(present)".into()],
         _ => Vec::new(),
@@ -168,8 +168,7 @@ pub fn key_entry(
         let vals: Vec<Vec<u8>> = match *name {
             "pgpKey" => vec![key.armored().into_bytes()],
             "userCertificate;binary" => key
-                .emails
-                .iter()
+                .emails()
                 .flat_map(|e| dir.certificates_for(e))
                 .map(|der| der.to_vec())
                 .collect(),
