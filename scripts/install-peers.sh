@@ -16,6 +16,7 @@ export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 WANTED=(
   "gpg|gnupg"
   "dirmngr|dirmngr"                         # gpg's keyserver client (HKP and LDAP lookups)
+  "/usr/lib/gnupg/gpg-wks-client|gpg-wks-client"  # prints WKD URLs (keyserver_http tests)
   "sq|sq"                                   # Sequoia's CLI: a second OpenPGP implementation
   "openssl|openssl"                         # reads our S/MIME (cms) output
   "swaks|swaks"                             # SMTP client used to submit test mail
@@ -35,6 +36,7 @@ WANTED=(
   "cpio|cpio"                               #   packs its initramfs
   "depmod|kmod"                             #   resolves the kernel's module order
   "curl|curl"                               #   asks the guest's admin port
+  "objcopy|binutils"                        #   strips signetd for the initramfs
   "make|make"                               # buildroot/check.sh: parses external.mk
   "/usr/lib/python3/dist-packages/kconfiglib.py|python3-kconfiglib"  #   and the Kconfig files
 )

@@ -12,7 +12,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{describe, run_bounded, serial};
-use keys_support::{Gpg, normalize_serial, only_key, openssl_ok, path_str, setup, str_of, tmp};
+use keys_support::{
+    Gpg, fingerprints, normalize_serial, only_key, openssl_ok, path_str, setup, str_of, tmp,
+};
 use keyserver_http_support::{PublicNode, curl, get, wait_for_200};
 
 /// gpg fetches an internal user's key over HKP by fingerprint and finds it by address; the
@@ -50,11 +52,7 @@ fn hkp_serves_internal_users_keys_to_gpg() {
     let out = gpg.run(&["--keyserver", &hkp, "--recv-keys", &fpr]);
     assert!(out.status.success(), "gpg --recv-keys\n{}", describe(&out));
     let listing = gpg.ok(&["--with-colons", "--list-keys", "alice@example.com"]);
-    let fprs: Vec<&str> = listing
-        .lines()
-        .filter(|l| l.starts_with("fpr:"))
-        .filter_map(|l| l.split(':').nth(9))
-        .collect();
+    let fprs = fingerprints(&listing);
     assert_eq!(fprs.first().copied(), Some(fpr.as_str()), "{listing}");
     assert!(
         !listing.lines().any(|l| l.starts_with("sec:")),
@@ -253,9 +251,7 @@ fn wkd_serves_managed_domains() {
         gpg.import(&body);
         let listing = gpg.ok(&["--with-colons", "--list-keys"]);
         assert!(
-            listing
-                .lines()
-                .any(|l| l.starts_with("fpr:") && l.split(':').nth(9) == Some(fpr.as_str())),
+            fingerprints(&listing).contains(&fpr.as_str()),
             "{url}: {listing}"
         );
     }

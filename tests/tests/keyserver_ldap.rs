@@ -15,7 +15,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::{describe, serial, wait_until};
-use keys_support::{Gpg, only_key, setup, str_of};
+use keys_support::{Gpg, fingerprints, only_key, setup, str_of};
 use keyserver_support::{LdapNode, ldapsearch};
 
 /// gpg --recv-keys and --search-keys over LDAP, ldapsearch by mail, and bad input.
@@ -64,11 +64,7 @@ fn ldap_serves_internal_users_keys() {
     let got = gpg.run(&["--keyserver", &url, "--recv-keys", &fpr]);
     assert!(got.status.success(), "gpg --recv-keys\n{}", describe(&got));
     let listing = gpg.ok(&["--with-colons", "--list-keys", "alice@example.com"]);
-    let fprs: Vec<&str> = listing
-        .lines()
-        .filter(|l| l.starts_with("fpr:"))
-        .filter_map(|l| l.split(':').nth(9))
-        .collect();
+    let fprs = fingerprints(&listing);
     assert_eq!(fprs.first().copied(), Some(fpr.as_str()), "{listing}");
 
     // gpg --search-keys by address lists it.

@@ -24,6 +24,16 @@ pub(crate) struct Gpg {
     home: TempDir,
 }
 
+/// The fingerprints (`fpr:` records) of a `gpg --with-colons` listing, in order: each key's
+/// primary first, then its subkeys.
+pub(crate) fn fingerprints(listing: &str) -> Vec<&str> {
+    listing
+        .lines()
+        .filter(|l| l.starts_with("fpr:"))
+        .filter_map(|l| l.split(':').nth(9))
+        .collect()
+}
+
 impl Gpg {
     pub(crate) fn new() -> Gpg {
         let home = tempfile::Builder::new()
@@ -72,10 +82,8 @@ impl Gpg {
     pub(crate) fn generate(&self, uid: &str) -> String {
         self.ok(&["--quick-gen-key", uid, "future-default", "default", "never"]);
         let listing = self.ok(&["--with-colons", "--list-keys", uid]);
-        listing
-            .lines()
-            .find(|l| l.starts_with("fpr:"))
-            .and_then(|l| l.split(':').nth(9))
+        fingerprints(&listing)
+            .first()
             .unwrap_or_else(|| panic!("no fingerprint for {uid}: {listing}"))
             .to_string()
     }
