@@ -86,6 +86,7 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<Exit> {
         signet_web::AppState {
             node: node.clone(),
             mail_queue: mail.queue.clone(),
+            sessions: Default::default(),
         },
         async move {
             let _ = api_stopped.await;

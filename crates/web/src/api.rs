@@ -3,19 +3,16 @@
 
 use std::time::Duration;
 
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use signet_model::{
-    Administrator, Consumer, ConsumerKind, EmailAddress, ManagedDomain, Permission, Setting,
-};
+use signet_model::{Consumer, ConsumerKind, EmailAddress, ManagedDomain, Permission, Setting};
 use signet_store::{Command, now_millis};
 
+pub use crate::auth::Admin;
 use crate::problem::ApiJson;
 use crate::{AppState, Problem};
 
@@ -43,56 +40,9 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api_policy::routes())
         .merge(crate::api_queue::routes())
         .merge(crate::api_templates::routes())
+        .merge(crate::ui::routes())
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such API route") })
         .with_state(state)
-}
-
-/// The authenticated administrator making a request.
-pub struct Admin(pub Administrator);
-
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = Problem;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                Problem::new(
-                    StatusCode::UNAUTHORIZED,
-                    "an API token is required (Authorization: Bearer ...)",
-                )
-            })?;
-        let digest = hex::encode(Sha256::digest(token.trim().as_bytes()));
-        match state.node.local().administrator_by_token(&digest)? {
-            Some(admin) => Ok(Admin(admin)),
-            None => Err(Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "the API token is not valid",
-            )),
-        }
-    }
-}
-
-impl Admin {
-    pub(crate) fn require(&self, permission: Permission) -> Result<(), Problem> {
-        if self.0.role.allows(permission) {
-            Ok(())
-        } else {
-            Err(Problem::new(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "administrator {} ({:?}) may not do this",
-                    self.0.login, self.0.role
-                ),
-            ))
-        }
-    }
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> ApiResult {

@@ -16,11 +16,14 @@ pub mod api_queue;
 mod api_system;
 mod api_templates;
 mod api_trusted;
+mod auth;
 pub mod backup;
 /// The key service lives in its own crate (the mail path uses it too); `crate::keyring` keeps
 /// its old name here.
 pub use signet_keys as keyring;
 mod problem;
+pub mod session;
+pub mod ui;
 
 use std::sync::Arc;
 
@@ -34,6 +37,8 @@ pub struct AppState {
     pub node: Arc<Node>,
     /// The member's mail queue, when it runs mail proxies.
     pub mail_queue: Option<api_queue::SharedQueue>,
+    /// This node's admin-UI sessions.
+    pub sessions: Arc<session::Sessions>,
 }
 
 /// Serves the API over TLS until `shutdown` resolves.

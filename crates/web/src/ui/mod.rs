@@ -1,0 +1,296 @@
+//! The admin UI: server-rendered HTML on the admin port, beside `/api/v1`.
+//!
+//! Every page reads and writes through the REST API in-process ([`api_call`]), so the UI can do
+//! nothing the API would refuse: the same permission checks, validation, audit log and errors.
+//! Pages are built with maud (escaping by construction); forms post plain HTML and carry the
+//! session's CSRF token; there is no front-end build step and JavaScript is optional.
+//!
+//! Layout of this module: `mod.rs` holds the router, the page frame ([`page`]), the session
+//! extractor ([`UiAdmin`]) and the API bridge; each section of the navigation has its own file.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{Method, Request, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use serde_json::Value;
+use signet_model::Administrator;
+use tower::ServiceExt;
+
+use crate::session::{CSRF_HEADER, SESSION_COOKIE, Session};
+use crate::{AppState, Problem};
+
+/// The UI's routes (merged into the admin router before the API fallback).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/ui/style.css", get(style))
+}
+
+async fn home(admin: Option<UiAdmin>) -> Redirect {
+    match admin {
+        Some(_) => Redirect::to("/overview"),
+        None => Redirect::to("/login"),
+    }
+}
+
+async fn style() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        include_str!("style.css"),
+    )
+        .into_response()
+}
+
+/// The administrator behind the request's session cookie. Pages that need one take this; a
+/// request without a live session is sent to the login page.
+pub struct UiAdmin {
+    pub admin: Administrator,
+    pub session: Session,
+}
+
+impl FromRequestParts<AppState> for UiAdmin {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let to_login = || Redirect::to("/login").into_response();
+        let session = state
+            .sessions
+            .from_headers(&parts.headers)
+            .ok_or_else(to_login)?;
+        let admin = state
+            .node
+            .local()
+            .administrator(&session.login)
+            .ok()
+            .flatten()
+            .ok_or_else(to_login)?;
+        Ok(UiAdmin { admin, session })
+    }
+}
+
+impl axum::extract::OptionalFromRequestParts<AppState> for UiAdmin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(
+            <UiAdmin as FromRequestParts<AppState>>::from_request_parts(parts, state)
+                .await
+                .ok(),
+        )
+    }
+}
+
+/// Calls `/api/v1` in-process as the session's administrator. `body` is sent as JSON when given.
+/// Returns the JSON answer, or the API's problem (status and message for the page to show).
+pub async fn api_call(
+    state: &AppState,
+    session: &Session,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<Value, Problem> {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(
+            header::COOKIE,
+            format!("{SESSION_COOKIE}={}", session.token),
+        )
+        .header(CSRF_HEADER, &session.csrf);
+    let body = match body {
+        Some(v) => {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    let request = request
+        .body(body)
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let response = match crate::api::router(state.clone()).oneshot(request).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
+        .await
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let value: Value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    };
+    if status.is_success() {
+        Ok(value)
+    } else {
+        let detail = value
+            .get("detail")
+            .and_then(Value::as_str)
+            .unwrap_or("the request failed")
+            .to_string();
+        Err(Problem::new(status, detail))
+    }
+}
+
+/// The navigation: (section title, [(page title, path)]).
+pub const NAVIGATION: &[(&str, &[(&str, &str)])] = &[
+    ("Overview", &[("System overview", "/overview")]),
+    (
+        "Consumers",
+        &[
+            ("Internal users", "/consumers/internal"),
+            ("External users", "/consumers/external"),
+        ],
+    ),
+    (
+        "Keys",
+        &[
+            ("Organization keys", "/keys/organization"),
+            ("Managed keys", "/keys/managed"),
+            ("Trusted keys", "/keys/trusted"),
+            ("Key cache", "/keys/cache"),
+            ("Keyservers", "/keys/keyservers"),
+        ],
+    ),
+    (
+        "Mail",
+        &[
+            ("Mail policy", "/mail/policy"),
+            ("Dictionaries", "/mail/dictionaries"),
+            ("Managed domains", "/mail/domains"),
+            ("Proxies", "/mail/proxies"),
+            ("Mail queue", "/mail/queue"),
+            ("Mail routes", "/mail/routes"),
+            ("Message templates", "/mail/templates"),
+            ("Learn Mode", "/mail/learn-mode"),
+        ],
+    ),
+    (
+        "Services",
+        &[
+            ("Keyserver", "/services/keyserver"),
+            ("Verified Directory", "/services/verified-directory"),
+            ("CRL", "/services/crl"),
+        ],
+    ),
+    (
+        "System",
+        &[
+            ("Administrators", "/system/administrators"),
+            ("Clustering", "/system/cluster"),
+            ("Backups", "/system/backups"),
+            ("Ignition Keys", "/system/ignition-keys"),
+            ("Network", "/system/network"),
+            ("Certificates", "/system/certificates"),
+            ("Logs", "/system/logs"),
+        ],
+    ),
+];
+
+/// One message shown at the top of a page after an action.
+pub enum Flash {
+    Done(String),
+    Error(String),
+}
+
+/// The frame of every signed-in page: header, navigation with `current` highlighted, flash,
+/// then `body`.
+pub fn page(
+    title: &str,
+    current: &str,
+    who: &UiAdmin,
+    flash: Option<Flash>,
+    body: Markup,
+) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Signet" }
+                link rel="stylesheet" href="/ui/style.css";
+            }
+            body {
+                header.top {
+                    a.brand href="/overview" { "Signet" }
+                    span.who { (who.admin.login) " · " (format!("{:?}", who.admin.role)) }
+                    form.logout method="post" action="/logout" {
+                        input type="hidden" name="csrf" value=(who.session.csrf);
+                        button type="submit" { "Log out" }
+                    }
+                }
+                div.frame {
+                    nav.side {
+                        @for (section, pages) in NAVIGATION {
+                            h2 { (section) }
+                            ul {
+                                @for (name, path) in *pages {
+                                    li { a href=(path) class=[(*path == current).then_some("current")] { (name) } }
+                                }
+                            }
+                        }
+                    }
+                    main {
+                        h1 { (title) }
+                        @match flash {
+                            Some(Flash::Done(text)) => p.flash.done role="status" { (text) },
+                            Some(Flash::Error(text)) => p.flash.error role="alert" { (text) },
+                            None => {},
+                        }
+                        (body)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A page without the signed-in frame (login, setup assistant, errors).
+pub fn bare_page(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Signet" }
+                link rel="stylesheet" href="/ui/style.css";
+            }
+            body.bare {
+                main.card {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// The hidden CSRF field every form carries.
+pub fn csrf_field(session: &Session) -> Markup {
+    html! { input type="hidden" name="csrf" value=(session.csrf); }
+}
+
+/// True when a posted form's `csrf` field matches the session's.
+pub fn csrf_ok(session: &Session, posted: &str) -> bool {
+    !posted.is_empty() && posted == session.csrf
+}
+
+/// Marks raw SVG drawn by our own code as HTML.
+pub fn svg(markup: String) -> PreEscaped<String> {
+    PreEscaped(markup)
+}
