@@ -39,6 +39,10 @@ WANTED=(
   "objcopy|binutils"                        #   strips signetd for the initramfs
   "make|make"                               # buildroot/check.sh: parses external.mk
   "/usr/lib/python3/dist-packages/kconfiglib.py|python3-kconfiglib"  #   and the Kconfig files
+  "/usr/bin/chromium|chromium"              # admin-UI browser tests (tests/browser), driven by
+  "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf|fonts-dejavu-core"  # playwright-core;
+  "node|nodejs"                             #   fonts make screenshots legible
+  "npm|npm"
 )
 
 have() { if [[ $1 == /* ]]; then [[ -e $1 ]]; else command -v "$1" >/dev/null 2>&1; fi; }
@@ -48,8 +52,20 @@ for entry in "${WANTED[@]}"; do
   have "${entry%%|*}" || missing+=("${entry#*|}")
 done
 
+# The browser tests' driver (playwright-core, pinned in tests/browser/package-lock.json). It
+# never downloads a browser: the scripts launch Debian's /usr/bin/chromium.
+browser_driver() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
+  if [[ -f $dir/package-lock.json && ! -d $dir/node_modules ]]; then
+    echo "install-peers: npm ci in tests/browser"
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  fi
+}
+
 if ((${#missing[@]} == 0)); then
   echo "install-peers: all peers present, nothing to do"
+  browser_driver
   exit 0
 fi
 # Debian 12's qemu-system-x86 (7.2) breaks the newer qemu-utils some machines ship from
@@ -113,4 +129,5 @@ if ((${#still[@]})); then
   echo "install-peers: still missing after install: ${still[*]}" >&2
   exit 1
 fi
+browser_driver
 echo "install-peers: done"

@@ -37,7 +37,11 @@ pub enum Exit {
     Restart,
 }
 
-pub async fn run(config: DaemonConfig) -> anyhow::Result<Exit> {
+/// `logbook` is the log ring the process's tracing subscriber feeds (the Logs page reads it).
+pub async fn run(
+    config: DaemonConfig,
+    logbook: Arc<signet_web::logbook::LogBook>,
+) -> anyhow::Result<Exit> {
     let listener = signet_transport::http::bind(config.admin_listen).await?;
     let started = Node::start(NodeOptions {
         data_dir: config.data_dir.clone(),
@@ -63,6 +67,17 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<Exit> {
     )
     .await?;
     let keys = crate::keyserver::start_directory(node.clone()).await;
+    let verified_directory = Arc::new(crate::vd::NodeBackend {
+        node: node.clone(),
+        outbox: mail
+            .outbox
+            .clone()
+            .map(|q| crate::vd::Outbox::new(q, &config.mail)),
+        default_base_url: crate::vd::default_base_url(
+            &config.public_web,
+            config.mail.hostname.as_deref().unwrap_or("localhost"),
+        ),
+    });
     let ldap = crate::keyserver::start_ldap(
         &config.keyserver,
         keys.directory(),
@@ -75,24 +90,33 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<Exit> {
         node.clone(),
         &config.public_web,
         keys.directory(),
+        Some(verified_directory.clone()),
         tls.clone(),
         stop_mail.subscribe(),
     )
     .await?;
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let activity = Arc::new(signet_web::activity::Activity::default());
+    let sampler = activity.start(activity_interval(), logbook.clone());
+    let state = signet_web::AppState {
+        node: node.clone(),
+        mail_queue: mail.queue.clone(),
+        sessions: Default::default(),
+        logbook,
+        activity,
+        setup: Default::default(),
+        facts: Arc::new(node_facts(&config)),
+    };
+    signet_web::ui::setup::announce_setup_code(&state);
     let api = tokio::spawn(signet_web::serve(
         listener,
         tls.clone(),
-        signet_web::AppState {
-            node: node.clone(),
-            mail_queue: mail.queue.clone(),
-            sessions: Default::default(),
-        },
+        state,
         async move {
             let _ = api_stopped.await;
         },
     ));
-    let housekeeping = tokio::spawn(crate::housekeeping::run(node.clone()));
+    let housekeeping = tokio::spawn(crate::housekeeping::run(node.clone(), verified_directory));
 
     if node.is_locked() {
         tracing::warn!(
@@ -126,6 +150,7 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<Exit> {
         tracing::warn!("the admin API did not finish its requests in time");
     }
     housekeeping.abort();
+    sampler.abort();
     // The proxies stop accepting; a message in the middle of its DATA is not acknowledged, so
     // the client will send it again. The queue stops between steps (each step is durable).
     let _ = stop_mail.send(true);
@@ -143,6 +168,85 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<Exit> {
     }
     node.shutdown().await;
     Ok(exit)
+}
+
+/// How often the overview's activity graphs take a sample: 60 s, or `SIGNET_ACTIVITY_SECS`
+/// (tests use a second or less).
+fn activity_interval() -> std::time::Duration {
+    std::env::var("SIGNET_ACTIVITY_SECS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| *v > 0.0)
+        .map(std::time::Duration::from_secs_f64)
+        .unwrap_or(std::time::Duration::from_secs(60))
+}
+
+/// What the overview and Network pages show about this node's services.
+fn node_facts(config: &DaemonConfig) -> signet_web::ui::NodeFacts {
+    use signet_web::ui::Listener;
+    let listener = |service: String, address: String| Listener { service, address };
+    let mut listeners = Vec::new();
+    for p in &config.mail.proxy {
+        listeners.push(listener(
+            format!("SMTP proxy ({:?})", p.kind),
+            p.listen.to_string(),
+        ));
+    }
+    if config.keyserver.enabled {
+        if config.keyserver.connector.is_empty() {
+            listeners.push(listener(
+                "LDAP keyserver".into(),
+                "127.0.0.1:10389 (development default)".into(),
+            ));
+            listeners.push(listener(
+                "LDAPS keyserver".into(),
+                "127.0.0.1:10636 (development default)".into(),
+            ));
+        }
+        for c in &config.keyserver.connector {
+            let kind = if c.ssl {
+                "LDAPS keyserver"
+            } else {
+                "LDAP keyserver"
+            };
+            listeners.push(listener(kind.into(), format!("{}:{}", c.interface, c.port)));
+        }
+    }
+    if config.public_web.enabled {
+        if config.public_web.connector.is_empty() {
+            listeners.push(listener(
+                "Keyserver HTTP (HKP, WKD)".into(),
+                "127.0.0.1:10080 (development default)".into(),
+            ));
+            listeners.push(listener(
+                "Keyserver HTTPS (HKP, WKD)".into(),
+                "127.0.0.1:10443 (development default)".into(),
+            ));
+        }
+        for c in &config.public_web.connector {
+            let kind = if c.tls {
+                "Keyserver HTTPS (HKP, WKD)"
+            } else {
+                "Keyserver HTTP (HKP, WKD)"
+            };
+            listeners.push(listener(kind.into(), c.listen.to_string()));
+        }
+    }
+    listeners.push(listener(
+        "Cluster (member RPC)".into(),
+        config.cluster_listen.to_string(),
+    ));
+    signet_web::ui::NodeFacts {
+        admin_address: config.admin_listen.to_string(),
+        hostname: config.mail.hostname.clone().unwrap_or_else(|| {
+            nix::unistd::gethostname()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_default()
+        }),
+        placement: format!("{:?}", config.mail.placement).to_lowercase(),
+        listeners,
+    }
 }
 
 /// The admin listener's certificate: made once per node (it is node-local, and survives a join).
@@ -205,6 +309,8 @@ async fn bootstrap(
                 email: None,
                 api_tokens: vec![api_token],
                 created_at: now,
+                passphrase: None,
+                failed_logins: Default::default(),
             },
         },
     };

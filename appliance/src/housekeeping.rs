@@ -1,6 +1,7 @@
 //! Work a member does on its own, on a timer: keeping the on-disk copy of the data key in line
 //! with the cluster's Ignition Keys (another member may add or remove one), scheduled backups,
-//! renewing the Organization Key before it expires, and purging expired keys from the key cache.
+//! renewing the Organization Key before it expires, purging expired keys from the key cache, and
+//! the Verified Directory's renewals and expired links (`vd.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use signet_store::Node;
 
 /// Runs until the task is aborted.
-pub async fn run(node: Arc<Node>) {
+pub async fn run(node: Arc<Node>, verified_directory: Arc<crate::vd::NodeBackend>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_backup_slot: Option<u64> = None;
@@ -21,6 +22,9 @@ pub async fn run(node: Arc<Node>) {
         }
         if seconds % 600 == 45 {
             purge_expired_cached_keys(&node).await;
+        }
+        if seconds % 60 == 50 {
+            crate::vd::housekeeping(&verified_directory).await;
         }
         if let Err(e) = node.reconcile_data_key_custody() {
             tracing::warn!(error = %e, "cannot reconcile the data key's custody");

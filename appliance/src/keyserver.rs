@@ -14,7 +14,7 @@
 //!
 //! [[keyserver.connector]]
 //! interface = "0.0.0.0"
-//! port = 389
+//! port = 389                     # plain; offers StartTLS with the LDAPS certificate
 //!
 //! [[keyserver.connector]]
 //! interface = "0.0.0.0"
@@ -176,6 +176,7 @@ fn rebuild(node: &Node, dir: &SharedDirectory) {
         }
     }
     refresh_organization(node, dir);
+    crate::vd::refresh_directory(node, dir);
 }
 
 fn apply(node: &Node, dir: &SharedDirectory, change: &StateChange) {
@@ -187,6 +188,9 @@ fn apply(node: &Node, dir: &SharedDirectory, change: &StateChange) {
     }
     if change.organization {
         refresh_organization(node, dir);
+    }
+    if change.verified_directory {
+        crate::vd::refresh_directory(node, dir);
     }
 }
 
@@ -284,6 +288,8 @@ pub async fn start_ldap(
     for c in connectors {
         let addr = SocketAddr::new(c.interface, c.port);
         let client_certificates = c.require_client_certificate;
+        // A plain port offers StartTLS with the certificate LDAPS uses.
+        let starttls = (!c.ssl).then(|| tls.clone());
         let tls = match (c.ssl, client_certificates, &config.client_ca) {
             (false, true, _) => anyhow::bail!(
                 "[[keyserver.connector]] {addr}: require_client_certificate needs ssl = true"
@@ -312,6 +318,7 @@ pub async fn start_ldap(
             service.clone(),
             Listener {
                 listener,
+                starttls,
                 tls,
                 client_certificates,
             },

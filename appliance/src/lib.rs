@@ -1,6 +1,7 @@
 //! Shared by `signetd` and `signet`: the daemon's configuration, the CLI's connection file, and
 //! the API client.
 
+pub mod admin_cli;
 pub mod bench;
 pub mod client;
 pub mod config;
@@ -16,3 +17,5 @@ pub mod public_web;
 pub mod queue_cli;
 pub mod template_cli;
 pub mod update_cli;
+pub mod vd;
+pub mod vd_cli;

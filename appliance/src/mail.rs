@@ -210,6 +210,8 @@ impl Hooks for ProxyHooks {
 pub struct Running {
     pub tasks: Vec<tokio::task::JoinHandle<()>>,
     pub queue: Option<signet_web::api_queue::SharedQueue>,
+    /// The queue itself, for mail the server writes (Verified Directory mail).
+    pub outbox: Option<Arc<Queue<MailService, DnsResolver>>>,
 }
 
 /// The queue as the API sees it.
@@ -281,6 +283,7 @@ pub async fn start(
         return Ok(Running {
             tasks: Vec::new(),
             queue: None,
+            outbox: None,
         });
     }
     let hostname = config.hostname.clone().unwrap_or_else(|| {
@@ -376,6 +379,7 @@ pub async fn start(
     }
     Ok(Running {
         tasks,
-        queue: Some(Arc::new(QueueView(queue))),
+        queue: Some(Arc::new(QueueView(queue.clone()))),
+        outbox: Some(queue),
     })
 }

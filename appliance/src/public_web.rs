@@ -1,4 +1,5 @@
-//! The member's public HTTP keyserver listeners (HKP, WKD, CRL): the `[public_web]` part of the
+//! The member's public HTTP keyserver listeners (HKP, WKD, CRL, and the Verified Directory's
+//! pages and `/pks/add`, see `vd.rs`): the `[public_web]` part of the
 //! configuration, and starting them. Listeners are node-local (each member chooses its
 //! interfaces and ports); what they serve comes from the replicated state through the shared
 //! published-key directory. They are separate from the authenticated admin API and change
@@ -34,6 +35,7 @@ use signet_keyserver::directory::SharedDirectory;
 use signet_keyserver::http_service::{
     CrlSource, PublicService, PublicSource, RateLimits, ServiceSettings, server,
 };
+use signet_keyserver::verified_directory::{VdBackend, VdService};
 use signet_model::OrganizationItemKind;
 use signet_store::Node;
 use tokio::sync::watch;
@@ -85,6 +87,7 @@ pub async fn start(
     node: Arc<Node>,
     config: &PublicWebConfig,
     directory: SharedDirectory,
+    verified_directory: Option<Arc<dyn VdBackend>>,
     tls: Arc<rustls::ServerConfig>,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<PublicWeb> {
@@ -102,12 +105,15 @@ pub async fn start(
         (config.connector.clone(), false)
     };
     let service = PublicService::new(
-        directory,
+        directory.clone(),
         Arc::new(NodeSource { node }),
         ServiceSettings {
             limits: config.rate_limit,
         },
     );
+    if let Some(backend) = verified_directory {
+        service.set_verified_directory(VdService::new(backend, directory));
+    }
     for c in connectors {
         let listener = match tokio::net::TcpListener::bind(c.listen).await {
             Ok(l) => l,

@@ -309,6 +309,7 @@ pub async fn run(args: KeyserverBenchArgs) -> anyhow::Result<()> {
             listener,
             tls: None,
             client_certificates: false,
+            starttls: None,
         },
         async move {
             let _ = stop_rx.await;

@@ -12,8 +12,10 @@
 //!   tool does, an authenticated HTTPS API call. Failover is measured here, with SIGKILL.
 //!
 //! `signet bench crypto` ([`crypto`]) measures the message transforms instead, and
-//! `signet bench policy` ([`policy`]) the mail-policy decisions.
+//! `signet bench policy` ([`policy`]) the mail-policy decisions, and `signet bench admin-ui`
+//! ([`admin_ui`]) the admin UI's users page with a large directory.
 
+pub mod admin_ui;
 mod api;
 pub mod crypto;
 pub mod hkp;

@@ -1,5 +1,5 @@
 //! `signet bench policy`: mail-policy decisions per second on one core (`signet-policy`'s
-//! `PreparedPolicy::evaluate`, and `eval::evaluate` for comparison), beside the cost of building
+//! `PreparedPolicy::evaluate`, and `eval::evaluate`, which prepares on every call), beside the cost of building
 //! the facts it reads (parsing the message with mail-parser into a `SimpleMessage`), measured in
 //! the same invocation.
 //!
@@ -8,7 +8,8 @@
 //! dictionaries are prepared once, as the mail path keeps them). Every case is timed three times:
 //! prepared, with the trace the mail path asks for (`TraceDetail::Fired`: chains entered and
 //! rules fired) and with the full trace of the dry-run API (`TraceDetail::Full`: every rule
-//! tried), then unprepared (`eval::evaluate`) with the mail path's trace. Cases:
+//! tried), then through `eval::evaluate` with the mail path's trace: the policy prepared afresh
+//! for every decision, what a one-off dry run pays. Cases:
 //! - factory: `factory_policy(["example.com"])` with its factory dictionaries (Managed Domains =
 //!   example.com); a 10 KiB outbound message from alice@example.com to bob@ext.test, once plain
 //!   (Default > Outbound > Send Clear) and once sensitive (a `Sensitivity: Company-Confidential`
@@ -313,7 +314,8 @@ struct Case {
 struct Row {
     label: &'static str,
     trace: TraceDetail,
-    /// Timed with the prepared policy (`PreparedPolicy::evaluate`), else with `eval::evaluate`.
+    /// Timed with the prepared policy (`PreparedPolicy::evaluate`), else with `eval::evaluate`
+    /// (prepare and evaluate).
     prepared: bool,
     rate: Rate,
     /// Rules tried (matched or not) per decision.
@@ -419,7 +421,7 @@ fn measure(args: &PolicyBenchArgs) -> anyhow::Result<(Rate, Vec<Row>, usize)> {
         // Counted on the full trace: the mail path's trace leaves out the rules that missed.
         let rules = check(&case, &prepared, &full)?;
         // The mail path's trace first (what it pays per message), then the dry-run API's, then
-        // the mail path's without preparing (what it paid before).
+        // the mail path's with the policy prepared on every call (a one-off dry run).
         for (trace, is_prepared) in [
             (TraceDetail::Fired, true),
             (TraceDetail::Full, true),
@@ -455,8 +457,8 @@ fn row_label(trace: TraceDetail, prepared: bool) -> &'static str {
     match (prepared, trace) {
         (true, TraceDetail::Fired) => "prepared; trace: fired rules (mail path)",
         (true, TraceDetail::Full) => "prepared; trace: full (dry-run API)",
-        (false, TraceDetail::Fired) => "evaluate(), unprepared; trace: fired rules",
-        (false, TraceDetail::Full) => "evaluate(), unprepared; trace: full",
+        (false, TraceDetail::Fired) => "evaluate(): prepared per call; trace: fired rules",
+        (false, TraceDetail::Full) => "evaluate(): prepared per call; trace: full",
     }
 }
 
@@ -472,7 +474,7 @@ fn print_report(parse: &Rate, rows: &[Row], cpu: usize, args: &PolicyBenchArgs) 
     );
     println!();
     println!(
-        "| case | evaluator; trace | rules tried | decisions/s | µs/decision | policy/parse | >= 100,000/s |"
+        "| case | evaluator; trace | rules tried | decisions/s | µs/decision | policy/parse | mail path >= 100,000/s |"
     );
     println!("|---|---|---:|---:|---:|---:|---|");
     let parse_us = 1e6 / parse.per_sec();
@@ -482,7 +484,12 @@ fn print_report(parse: &Rate, rows: &[Row], cpu: usize, args: &PolicyBenchArgs) 
     );
     for r in rows {
         let (v, us) = (r.rate.per_sec(), 1e6 / r.rate.per_sec());
-        let met = if v >= 100_000.0 { "met" } else { "NOT met" };
+        // The target is for the mail path's decisions; the other rows are for comparison.
+        let met = match (r.prepared, r.trace, v >= 100_000.0) {
+            (true, TraceDetail::Fired, true) => "met",
+            (true, TraceDetail::Fired, false) => "NOT met",
+            _ => "(not the mail path)",
+        };
         let (label, rules, ratio) = (r.label, r.rules, us / parse_us);
         let mode = row_label(r.trace, r.prepared);
         println!("| {label} | {mode} | {rules} | {v:.0} | {us:.2} | {ratio:.2} | {met} |");

@@ -87,6 +87,20 @@ enum Top {
     /// Message templates: list, show, set, revert.
     #[command(subcommand)]
     Template(signet_appliance::template_cli::TemplateCmd),
+    /// The Verified Directory: settings, list, approve, reject, remove.
+    #[command(subcommand)]
+    Vd(signet_appliance::vd_cli::VdCmd),
+    /// Administrators: list, add, remove, set-role, passphrase, unlock, settings.
+    #[command(subcommand)]
+    Admin(signet_appliance::admin_cli::AdminCmd),
+    /// This member's audit log of administrative changes, newest first.
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Only entries whose login, method, path or summary contain this.
+        #[arg(long)]
+        query: Option<String>,
+    },
     /// The key cache: cached recipients' keys, purge, trust, timeout, keyserver lookup.
     #[command(subcommand)]
     Keycache(signet_appliance::keycache_cli::KeycacheCmd),
@@ -166,6 +180,9 @@ enum BenchCmd {
     /// Mail-policy decisions/s on one core (factory and a 200-rule policy), beside the cost of
     /// parsing the message into facts.
     Policy(signet_appliance::bench::policy::PolicyBenchArgs),
+    /// The admin UI's users page over N internal users (first page, middle page, search),
+    /// beside the bare API call for the same page.
+    AdminUi(signet_appliance::bench::admin_ui::AdminUiBenchArgs),
     /// smtp-source -> Signet outbound (encrypt + sign) -> sink: messages/s and added latency,
     /// beside Postfix relaying in clear.
     Mail(signet_appliance::bench::mail::MailBenchArgs),
@@ -234,6 +251,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Top::Bench(BenchCmd::Policy(args)) => {
             signet_appliance::bench::policy::run(args.clone()).await
         }
+        Top::Bench(BenchCmd::AdminUi(args)) => {
+            signet_appliance::bench::admin_ui::run(args.clone()).await
+        }
         Top::Bench(BenchCmd::Mail(args)) => signet_appliance::bench::mail::run(args.clone()).await,
         Top::Bench(BenchCmd::Hkp(args)) => signet_appliance::bench::hkp::run(args.clone()).await,
         Top::Bench(BenchCmd::Keyserver(args)) => {
@@ -284,6 +304,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Top::Policy(cmd) => signet_appliance::policy_cli::run(client(&cli)?, cmd, j).await,
         Top::Queue(cmd) => signet_appliance::queue_cli::run(client(&cli)?, cmd, j).await,
         Top::Template(cmd) => signet_appliance::template_cli::run(client(&cli)?, cmd, j).await,
+        Top::Vd(cmd) => signet_appliance::vd_cli::run(client(&cli)?, cmd, j).await,
+        Top::Admin(cmd) => signet_appliance::admin_cli::run(client(&cli)?, cmd, j).await,
+        Top::Audit { limit, query } => {
+            signet_appliance::admin_cli::audit(client(&cli)?, *limit, query.as_deref(), j).await
+        }
         Top::Keycache(cmd) => signet_appliance::keycache_cli::run(client(&cli)?, cmd, j).await,
         Top::Trusted(cmd) => signet_appliance::keys_cli::trusted(client(&cli)?, cmd, j).await,
         Top::Backup(cmd) => signet_appliance::keys_cli::backup(client(&cli)?, cmd, j).await,

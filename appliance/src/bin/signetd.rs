@@ -33,13 +33,19 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // The console gets what SIGNET_LOG asks for; the log book (the admin UI's Logs page) keeps
+    // the same events in memory.
+    let logbook = std::sync::Arc::new(signet_web::logbook::LogBook::default());
+    tracing_subscriber::registry()
+        .with(
             tracing_subscriber::EnvFilter::try_from_env("SIGNET_LOG").unwrap_or_else(|_| {
                 tracing_subscriber::EnvFilter::new("info,openraft=warn,sled=warn")
             }),
         )
-        .with_writer(std::io::stderr)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(logbook.layer())
         .init();
     let args = Args::parse();
     let overrides = Overrides {
@@ -53,7 +59,7 @@ fn main() -> std::process::ExitCode {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
-        runtime.block_on(daemon::run(config))
+        runtime.block_on(daemon::run(config, logbook))
     });
     match result {
         Ok(Exit::Stopped) => std::process::ExitCode::SUCCESS,

@@ -14,6 +14,7 @@ pub mod http_service;
 pub mod ldap_service;
 pub mod material;
 pub mod search;
+pub mod verified_directory;
 
 pub use harvest::{HarvestedKey, harvest};
 pub use material::KeyMaterial;

@@ -23,6 +23,10 @@ pub enum TemplateName {
     PolicyBounce,
     /// KB 160945: mail from an unmanaged domain, bounced.
     InternalServerError,
+    /// A confirmation link for one address of a key submitted to the Verified Directory.
+    VerifiedDirectoryConfirmation,
+    /// A removal link for the keys of an address in the Verified Directory.
+    VerifiedDirectoryRemoval,
 }
 
 impl TemplateName {
@@ -31,6 +35,8 @@ impl TemplateName {
             TemplateName::DeliveryFailure => "delivery-failure",
             TemplateName::PolicyBounce => "policy-bounce",
             TemplateName::InternalServerError => "internal-server-error",
+            TemplateName::VerifiedDirectoryConfirmation => "verified-directory-confirmation",
+            TemplateName::VerifiedDirectoryRemoval => "verified-directory-removal",
         }
     }
 }
@@ -124,6 +130,33 @@ pub fn bounce_message(facts: &BounceFacts<'_>) -> Result<Vec<u8>, TemplateError>
         "\r\n--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n{}\r\n--{boundary}--\r\n",
         original_header.trim_end()
     ));
+    Ok(out.into_bytes())
+}
+
+/// A notification the server writes (Verified Directory mail): the template's text with
+/// `values` expanded, as a complete text/plain message with Date, Message-ID and
+/// `Auto-Submitted: auto-generated`.
+pub fn notification_message(
+    text: &str,
+    values: &BTreeMap<&str, String>,
+    hostname: &str,
+) -> Result<Vec<u8>, TemplateError> {
+    let text = render_template(text, values);
+    let (head, body) = text.split_once("\n\n").ok_or(TemplateError::NoBody)?;
+    let mut out = String::new();
+    for line in head.lines() {
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push_str(&format!(
+        "Date: {}\r\nMessage-ID: <{:016x}.vd@{hostname}>\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n",
+        rfc5322_date(now_millis()),
+        rand::random::<u64>()
+    ));
+    for line in body.lines() {
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
     Ok(out.into_bytes())
 }
 

@@ -7,13 +7,15 @@
 //! of one of these types is always well-formed.
 
 mod admin;
+pub mod admin_settings;
 mod consumer;
 mod dictionary;
 mod domain;
 mod keys;
 mod settings;
 
-pub use admin::{AdminRole, Administrator, ApiToken, Permission};
+pub use admin::{AdminRole, Administrator, ApiToken, FailedLogins, PassphraseRecord, Permission};
+pub use admin_settings::{AdministrationSettings, PassphraseRefused};
 pub use consumer::{Consumer, ConsumerKind};
 pub use dictionary::{Dictionary, DictionaryEntry, TermKind};
 pub use domain::{EmailAddress, ManagedDomain};
@@ -25,8 +27,12 @@ pub use keys::{
 };
 pub use settings::{BackupSchedule, Setting, SettingName};
 pub mod template;
+pub mod verified_directory;
 pub use template::{
     MessageTemplate, TEMPLATES, TemplateError, TemplateSpec, check_template, template_spec,
+};
+pub use verified_directory::{
+    VdEntry, VdSettings, VdToken, VdTokenPurpose, VdUidState, VdUserId, Vetting,
 };
 
 /// Identifies a cluster member. Allocated by the cluster when a node joins; the first node is 1.

@@ -62,6 +62,19 @@ const PORTAL_VARS: &[&str] = &[
     "EXPIRES",
 ];
 
+/// Verified Directory mail: `$FROM` is the Customized Sender Address (or the postmaster),
+/// `$URL` the link to follow, `$VALID_HOURS` how long it works.
+const VD_VARS: &[&str] = &[
+    "FROM",
+    "RECIPIENT",
+    "USER_ID",
+    "FINGERPRINT",
+    "URL",
+    "VALID_HOURS",
+    "HOSTNAME",
+    "DATE",
+];
+
 macro_rules! portal {
     ($id:literal, $title:literal, $trigger:literal, $subject:literal, $body:literal) => {
         TemplateSpec {
@@ -123,6 +136,22 @@ pub const TEMPLATES: &[TemplateSpec] = &[
         variables: BOUNCE_VARS,
         default_text: "From: Mail Delivery System <$POSTMASTER>\nTo: $SENDER\nSubject: Message undeliverable: mailbox full\n\nYour message to $RECIPIENTS was not delivered: the recipient's secure mailbox is full.\n\nSubject: $SUBJECT\nConnection ID: $CONNECTION_ID\n",
         in_use: false,
+    },
+    TemplateSpec {
+        id: "verified-directory-confirmation",
+        title: "Verified Directory Confirmation",
+        trigger: "A key was submitted to the Verified Directory (or its certification is due for renewal): one mail per address on it.",
+        variables: VD_VARS,
+        default_text: "From: $FROM\nTo: $RECIPIENT\nSubject: Confirm your address for the Verified Directory\n\nSomeone submitted the key $FINGERPRINT to the Verified Directory at $HOSTNAME with the user ID\n\n  $USER_ID\n\nTo publish your address with this key, open this link and press Confirm:\n\n  $URL\n\nThe link works for $VALID_HOURS hours. If you did not submit this key, ignore this mail: the address is not published.\n",
+        in_use: true,
+    },
+    TemplateSpec {
+        id: "verified-directory-removal",
+        title: "Verified Directory Removal",
+        trigger: "Someone asked to remove the keys of an address from the Verified Directory.",
+        variables: VD_VARS,
+        default_text: "From: $FROM\nTo: $RECIPIENT\nSubject: Remove your key from the Verified Directory\n\nSomeone asked to remove the keys with the address $RECIPIENT from the Verified Directory at $HOSTNAME.\n\nTo remove them, open this link and press Remove:\n\n  $URL\n\nThe link works for $VALID_HOURS hours. If you did not ask for this, ignore this mail: nothing is removed.\n",
+        in_use: true,
     },
     portal!(
         "smart-trailer",
@@ -314,7 +343,7 @@ mod tests {
             assert!(ids.insert(t.id), "{} twice", t.id);
             assert_eq!(check_template(t.id, t.default_text), Ok(()), "{}", t.title);
         }
-        assert_eq!(TEMPLATES.len(), 18);
+        assert_eq!(TEMPLATES.len(), 20);
     }
 
     #[test]

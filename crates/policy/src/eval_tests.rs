@@ -3,8 +3,8 @@
 use super::*;
 use crate::facts::{CryptoFacts, MemoryDictionaries, SimpleDirectory, SimpleMessage, UserFacts};
 use crate::model::{
-    Applicability, Chain, Condition, ConditionGroup, ConditionSubject, Modifier, Rule, SendOptions,
-    ServiceKind,
+    Applicability, Chain, Condition, ConditionGroup, ConditionSubject, EXCEPTION_CHAIN, Modifier,
+    Rule, SendOptions, ServiceKind,
 };
 
 fn rule(name: &str, conditions: ConditionGroup, actions: Vec<Action>) -> Rule {

@@ -255,11 +255,28 @@ impl DictionaryTerms {
     /// [`DictionaryTerms::contains_key`] with the key's [`key_hash`] given (computed only if
     /// needed): a prepared policy hashes a value once for all the dictionaries it is looked up in.
     pub(crate) fn contains_hashed(&self, key: &str, hash: impl FnOnce() -> u64) -> bool {
-        let literal = match self.filter() {
+        self.literal_hashed(key, hash) || self.pattern_matches(key)
+    }
+
+    /// Whether `key` (as for [`DictionaryTerms::contains_hashed`]) is one of the literals; the
+    /// patterns are not tried.
+    pub(crate) fn literal_hashed(&self, key: &str, hash: impl FnOnce() -> u64) -> bool {
+        match self.filter() {
             Some(filter) => filter.may_contain(hash()) && self.literals.contains(key),
             None => self.literals.contains(key),
-        };
-        literal || self.pattern_matches(key)
+        }
+    }
+
+    /// The literals (trimmed, lower-cased): a prepared policy filters those of all its
+    /// dictionaries at once.
+    pub(crate) fn literals(&self) -> impl Iterator<Item = &str> {
+        self.literals.iter().map(String::as_str)
+    }
+
+    /// The patterns, each as compiled (anchored, case-insensitive): a prepared policy searches
+    /// those of all its dictionaries at once.
+    pub(crate) fn pattern_sources(&self) -> &[String] {
+        &self.sources
     }
 
     /// Builds what is otherwise built on first look-up (the literal filter, the pattern set), so
@@ -287,7 +304,7 @@ impl DictionaryTerms {
         })
     }
 
-    fn pattern_matches(&self, value: &str) -> bool {
+    pub(crate) fn pattern_matches(&self, value: &str) -> bool {
         if self.patterns.len() < 2 {
             return self.patterns.iter().any(|re| re.is_match(value));
         }

@@ -9,9 +9,9 @@
 //!   that probably do not do what the administrator meant.
 //! - [`modifier`]: the case-insensitive matching behind every condition modifier.
 //! - [`facts`]: the traits the engine reads the world through.
-//! - [`eval`]: per-recipient chain evaluation.
-//! - [`prepared`]: the same evaluation over a policy compiled once ([`prepared::PreparedPolicy`]),
-//!   for the mail path.
+//! - [`eval`]: per-recipient chain evaluation: its semantics, input, plan and trace.
+//! - [`prepared`]: the evaluator, over a policy compiled once ([`prepared::PreparedPolicy`]);
+//!   the mail path keeps one per policy version, [`eval::evaluate`] prepares one per call.
 //! - [`factory`]: the chains and dictionaries of a fresh install.
 //! - [`edit`]: rule-level edits of one chain (add, replace, move, enable, delete).
 //! - [`transfer`]: the export/import bundle of chains and their dictionaries.

@@ -183,7 +183,18 @@ pub(crate) fn subdomain_parent(parent: &str) -> Cow<'_, str> {
 
 /// [`is_subdomain_of`] with the parent already in [`subdomain_parent`] form.
 pub(crate) fn is_subdomain_of_parent(domain: &str, p: &str) -> bool {
-    let d = lowercase(domain.trim().trim_end_matches('.'));
+    is_subdomain_of_lowered(&subdomain_child(domain), p)
+}
+
+/// The domain as [`is_subdomain_of`] compares it: trimmed, without a trailing dot, lower-cased.
+/// A prepared policy computes it once per message for every condition that reads it.
+pub(crate) fn subdomain_child(domain: &str) -> Cow<'_, str> {
+    lowercase(domain.trim().trim_end_matches('.'))
+}
+
+/// [`is_subdomain_of`] with both sides already in form ([`subdomain_child`],
+/// [`subdomain_parent`]).
+pub(crate) fn is_subdomain_of_lowered(d: &str, p: &str) -> bool {
     if p.is_empty() || d.len() <= p.len() + 1 {
         return false;
     }

@@ -1,6 +1,6 @@
-//! A policy prepared for evaluation: [`PreparedPolicy`] gives exactly the plan and trace of
-//! [`crate::eval::evaluate`] (the property tests compare both with the frozen reference
-//! evaluator), at a fraction of the cost for large policies.
+//! A policy prepared for evaluation: [`PreparedPolicy`] is the evaluator ([`crate::eval::evaluate`]
+//! prepares one for a single call; the property tests compare it with the frozen reference
+//! evaluator). The semantics are written down in [`crate::eval`].
 //!
 //! What [`PreparedPolicy::new`] does once, instead of on every rule of every decision:
 //! - chain names of Go to chain actions (and the Exception chain) are resolved to positions, so
@@ -9,7 +9,10 @@
 //!   error kept, to be reported when the condition is evaluated, as [`crate::eval`] does), its
 //!   number parsed;
 //! - every "is in dictionary" condition holds the dictionary's terms
-//!   ([`Dictionaries::terms`]) instead of naming the dictionary;
+//!   ([`Dictionaries::terms`]) instead of naming the dictionary, and the patterns of all those
+//!   dictionaries are compiled into one set, searched once per value;
+//! - the "matches pattern" values of each address, domain, subject or connector condition are
+//!   compiled into one set per value read, searched once per value;
 //! - the text of the trace ("why" a rule fired) is formatted up to the value seen.
 //!
 //! What it does once per message, on first use, shared by every rule and recipient
@@ -30,7 +33,9 @@ use crate::model::{
     Action, ConditionGroup, EXCEPTION_CHAIN, KeySearchEntry, Node, Policy, Statement,
 };
 use crate::modifier::MatchError;
-use crate::prepared_match::{Message, Needles, PreparedCondition, Recipient, Why};
+use crate::prepared_match::{
+    DictionaryPatterns, Message, Needles, PreparedCondition, Recipient, SOURCES, TextPatterns, Why,
+};
 
 /// A policy compiled for evaluation; see the module documentation. Cheap to share between
 /// threads (`Send + Sync`): build it once per policy and dictionaries version and keep it in an
@@ -40,11 +45,16 @@ pub struct PreparedPolicy {
     /// The first chain named Exception (names compare case-insensitively), as
     /// [`Policy::chain`] finds it.
     exception: Option<usize>,
-    /// Every "message body contains" value, searched for all at once.
-    pub(crate) body_needles: Needles,
+    /// Every "contains" value, per value it reads (a [`crate::prepared_match::Source`]'s
+    /// position), each value's searched for all at once.
+    pub(crate) needles: [Needles; SOURCES],
     /// Every header name a condition reads, in first-use order; conditions refer to them by
     /// position.
     pub(crate) header_names: Vec<String>,
+    /// The patterns of every dictionary an "is in dictionary" condition holds.
+    pub(crate) dictionary_patterns: DictionaryPatterns,
+    /// Every "matches pattern" value, per value it reads.
+    pub(crate) text_patterns: TextPatterns,
 }
 
 struct PreparedChain {
@@ -91,13 +101,26 @@ enum PreparedNode {
 impl PreparedPolicy {
     /// Compile `policy`, resolving its dictionary conditions against `dictionaries`. Never
     /// fails: what cannot be evaluated (a pattern that does not compile, a dictionary that does
-    /// not exist) fails when evaluation reaches it, as with [`crate::eval::evaluate`].
+    /// not exist) fails when evaluation reaches it.
     pub fn new(policy: &Policy, dictionaries: &dyn Dictionaries) -> PreparedPolicy {
+        PreparedPolicy::build(policy, dictionaries, true)
+    }
+
+    /// [`PreparedPolicy::new`] for a policy evaluated once ([`crate::eval::evaluate`]): without
+    /// the searches that combine many conditions (compiling them costs milliseconds, many
+    /// decisions' worth); each condition then searches alone, with the same answers.
+    pub(crate) fn for_one_call(policy: &Policy, dictionaries: &dyn Dictionaries) -> PreparedPolicy {
+        PreparedPolicy::build(policy, dictionaries, false)
+    }
+
+    fn build(policy: &Policy, dictionaries: &dyn Dictionaries, combine: bool) -> PreparedPolicy {
         let mut prepared = PreparedPolicy {
             chains: Vec::with_capacity(policy.chains.len()),
             exception: position(policy, EXCEPTION_CHAIN),
-            body_needles: Needles::default(),
+            needles: Default::default(),
             header_names: Vec::new(),
+            dictionary_patterns: DictionaryPatterns::default(),
+            text_patterns: TextPatterns::default(),
         };
         for chain in &policy.chains {
             let mut rules = Vec::with_capacity(chain.rules.len());
@@ -131,7 +154,17 @@ impl PreparedPolicy {
                 rules,
             });
         }
-        prepared.body_needles.build();
+        if combine {
+            for needles in &mut prepared.needles {
+                needles.build();
+            }
+            prepared.dictionary_patterns.build();
+            prepared.text_patterns.build();
+        } else {
+            for needles in &mut prepared.needles {
+                needles.build_alone();
+            }
+        }
         prepared
     }
 
@@ -162,8 +195,7 @@ impl PreparedPolicy {
         }
     }
 
-    /// Evaluate the policy for every recipient: the same plan and trace as
-    /// [`crate::eval::evaluate`] of the policy this was prepared from.
+    /// Evaluate the policy for every recipient (see [`crate::eval`] for the semantics).
     pub fn evaluate(&self, input: &Input<'_>) -> (Plan, Trace) {
         let mut plans = Vec::with_capacity(input.recipients.len());
         let mut traces = Vec::with_capacity(input.recipients.len());
@@ -198,7 +230,7 @@ impl PreparedPolicy {
         )
     }
 
-    /// [`crate::eval`]'s per-recipient loop over prepared chains; see there for the semantics.
+    /// One recipient's chain walk; see [`crate::eval`] for the semantics.
     fn evaluate_recipient<'v>(
         &self,
         input: &Input<'v>,
@@ -367,7 +399,8 @@ fn position(policy: &Policy, name: &str) -> Option<usize> {
 }
 
 impl<'v> Recipient<'_, '_, 'v> {
-    /// [`crate::eval`]'s group evaluation over a prepared group.
+    /// Whether a prepared group matches (All, Any, None, always true); what matched goes to
+    /// `why`, and a group that fails leaves `why` as it found it.
     pub(crate) fn group<'p>(
         &self,
         group: &'p PreparedGroup,

@@ -3,23 +3,25 @@
 //! Each text condition carries a [`Matcher`]: the modifier with its value already lower-cased,
 //! compiled or resolved. The values it compares are [`Text`]s that lower-case themselves (and
 //! form their dictionary key) on first use: the sender, subject and body once per message, the
-//! recipient once per recipient. Conditions whose subject is not text, or is not on the hot path
-//! (directory facts, sizes, encryption, versions), are evaluated by [`crate::eval`]'s own code,
-//! so there is one definition of what they mean.
+//! recipient once per recipient. Conditions on directory, session and crypto facts (sizes,
+//! key modes, encryption, versions) are evaluated by [`crate::eval::Ctx::condition`].
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
+use std::fmt::Write as _;
+use std::ops::Range;
 use std::sync::Arc;
 
 use memchr::memmem::Finder;
-use regex::Regex;
+use regex::{Regex, RegexSet, RegexSetBuilder, SetMatches};
 
-use crate::eval::{Ctx, Input, Seen, Shared, domain_of};
+use crate::eval::{Ctx, Input, Seen, domain_of};
 use crate::facts::{Dictionaries, DictionaryTerms};
-use crate::key_filter::key_hash;
+use crate::key_filter::{KeyFilter, key_hash};
 use crate::model::{Condition, ConditionSubject, Modifier, ServiceKind};
 use crate::modifier::{
-    MatchError, is_subdomain_of_parent, lowercase, shared_pattern, subdomain_parent,
+    MatchError, PATTERN_SIZE_LIMIT, is_subdomain_of_lowered, lowercase, shared_pattern,
+    subdomain_child, subdomain_parent,
 };
 use crate::prepared::PreparedPolicy;
 
@@ -31,7 +33,7 @@ const MAX_SCAN_STEPS: usize = 256;
 pub(crate) enum Why<'p, 'v> {
     AlwaysTrue,
     Condition {
-        /// The condition as [`crate::eval`] prints it, up to the value seen.
+        /// The condition as the trace prints it, up to the value seen.
         label: &'p str,
         seen: Seen<'v>,
     },
@@ -43,15 +45,42 @@ impl Why<'_, '_> {
     pub(crate) fn render(&self) -> String {
         match self {
             Why::AlwaysTrue => "always true".to_string(),
-            Why::Condition { label, seen } => format!("{label} (saw {:?})", seen.render()),
+            Why::Condition { label, seen } => {
+                // `format!("{label} (saw {:?})", seen.render())`, without the formatter for
+                // the usual value: the rules that fire were a tenth of a large policy's time.
+                let mut out = String::with_capacity(label.len() + 32);
+                out.push_str(label);
+                out.push_str(" (saw ");
+                match seen {
+                    Seen::Str(value) => push_debug(&mut out, value),
+                    other => push_debug(&mut out, &other.render()),
+                }
+                out.push(')');
+                out
+            }
             Why::Not(text) => (*text).to_string(),
         }
     }
 }
 
+/// `write!(out, "{value:?}")`: the value quoted as it is when it is printable ASCII without a
+/// quote or backslash (which `Debug` leaves unescaped), through `Debug` otherwise.
+fn push_debug(out: &mut String, value: &str) {
+    let plain = value
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+    if plain {
+        out.push('"');
+        out.push_str(value);
+        out.push('"');
+    } else {
+        let _ = write!(out, "{value:?}");
+    }
+}
+
 pub(crate) struct PreparedCondition {
     pub(crate) negate: bool,
-    /// `[not ]<subject> <modifier> <value>`, Debug-formatted as [`crate::eval`] writes it.
+    /// `[not ]<subject> <modifier> <value>`, Debug-formatted, as the trace shows it.
     pub(crate) label: String,
     kind: Kind,
 }
@@ -69,14 +98,19 @@ enum Kind {
     },
     AttachmentName(Matcher),
     AttachmentType(Matcher),
+    /// The name of the consumer policy of the sender (or else the recipient).
+    ConsumerPolicy {
+        sender: bool,
+        matcher: Matcher,
+    },
     /// Service type: read by most rules that send outbound.
     Service(ServiceKind),
     /// Everything else, evaluated by [`crate::eval`] (boxed: rare, and large).
     Other(Box<Condition>),
 }
 
-#[derive(Clone, Copy)]
-enum Source {
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
     RecipientAddress,
     RecipientDomain,
     SenderAddress,
@@ -86,6 +120,9 @@ enum Source {
     ConnectorIp,
 }
 
+/// How many [`Source`]s there are.
+pub(crate) const SOURCES: usize = 7;
+
 /// A modifier and its value, ready to compare.
 enum Matcher {
     /// Lower-cased value.
@@ -93,14 +130,26 @@ enum Matcher {
     /// Boxed: a searcher is ~300 bytes, and every condition of a policy walk would pay for it in
     /// cache lines.
     Contains(Box<Finder<'static>>),
-    /// "Message body contains": the value's position in [`PreparedPolicy::body_needles`].
-    BodyContains(usize),
+    /// "Contains" on a [`Source`]: the value's position in that source's
+    /// [`PreparedPolicy::needles`], all searched for in one pass over the value.
+    SourceContains {
+        source: Source,
+        index: usize,
+    },
     BeginsWith(String),
     EndsWith(String),
     Pattern(Arc<Regex>),
+    /// "Matches pattern" on a [`Source`]: the regex's position in that source's set of
+    /// [`PreparedPolicy::text_patterns`], searched once per value for all its conditions.
+    SetPattern {
+        regex: Arc<Regex>,
+        source: Source,
+        index: usize,
+    },
     /// The parent domain as [`crate::modifier::is_subdomain_of`] compares it.
     SubdomainOf(String),
-    Dictionary(Arc<DictionaryTerms>),
+    /// The dictionary's terms, and where its patterns are in [`PreparedPolicy::dictionary_patterns`].
+    Dictionary(Arc<DictionaryTerms>, Range<usize>),
     /// A dictionary whose terms the dictionaries did not hand out (or that does not exist):
     /// asked by name.
     DictionaryByName(String),
@@ -123,12 +172,12 @@ impl PreparedCondition {
             c.modifier,
             c.value
         );
-        let matcher = |policy: &mut PreparedPolicy, body: bool| {
-            Matcher::new(c.modifier, &c.value, body, dictionaries, policy)
+        let matcher = |policy: &mut PreparedPolicy, source: Option<Source>| {
+            Matcher::new(c.modifier, &c.value, source, dictionaries, policy)
         };
         let text = |source, policy: &mut PreparedPolicy| Kind::Text {
             source,
-            matcher: matcher(policy, matches!(source, Source::Body)),
+            matcher: matcher(policy, Some(source)),
         };
         let kind = match &c.subject {
             S::RecipientAddress => text(Source::RecipientAddress, policy),
@@ -148,12 +197,16 @@ impl PreparedCondition {
                 };
                 Kind::Header {
                     index,
-                    matcher: matcher(policy, false),
+                    matcher: matcher(policy, None),
                 }
             }
-            S::AttachmentName => Kind::AttachmentName(matcher(policy, false)),
-            S::AttachmentType => Kind::AttachmentType(matcher(policy, false)),
+            S::AttachmentName => Kind::AttachmentName(matcher(policy, None)),
+            S::AttachmentType => Kind::AttachmentType(matcher(policy, None)),
             S::ServiceType(service) => Kind::Service(*service),
+            S::SenderConsumerPolicy | S::RecipientConsumerPolicy => Kind::ConsumerPolicy {
+                sender: c.subject == S::SenderConsumerPolicy,
+                matcher: matcher(policy, None),
+            },
             _ => Kind::Other(Box::new(c.clone())),
         };
         PreparedCondition {
@@ -168,7 +221,7 @@ impl Matcher {
     fn new(
         modifier: Modifier,
         value: &str,
-        body: bool,
+        source: Option<Source>,
         dictionaries: &dyn Dictionaries,
         policy: &mut PreparedPolicy,
     ) -> Matcher {
@@ -177,17 +230,32 @@ impl Matcher {
             Modifier::IsInDictionary => match dictionaries.terms(value) {
                 Some(terms) => {
                     terms.warm_up();
-                    Matcher::Dictionary(terms)
+                    let patterns = policy.dictionary_patterns.add(&terms);
+                    Matcher::Dictionary(terms, patterns)
                 }
                 None => Matcher::DictionaryByName(value.to_string()),
             },
-            Modifier::MatchesPattern => match shared_pattern(value) {
-                Ok(re) => Matcher::Pattern(re),
-                Err(e) => Matcher::Fails(e),
+            Modifier::MatchesPattern => match (shared_pattern(value), source) {
+                // The body's patterns stay apart: one regex each keeps its own literal
+                // prefilter over 10 KB, which a set of them loses.
+                (Ok(regex), Some(source)) if source != Source::Body => Matcher::SetPattern {
+                    regex,
+                    source,
+                    index: policy.text_patterns.add(source, value),
+                },
+                (Ok(re), _) => Matcher::Pattern(re),
+                (Err(e), _) => Matcher::Fails(e),
             },
             Modifier::Is => Matcher::Is(lower()),
-            Modifier::Contains if body => Matcher::BodyContains(policy.body_needles.add(lower())),
-            Modifier::Contains => Matcher::Contains(Box::new(Finder::new(&lower()).into_owned())),
+            Modifier::Contains => {
+                match source.and_then(|s| Some((s, policy.needles.get_mut(s as usize)?))) {
+                    Some((source, needles)) => Matcher::SourceContains {
+                        source,
+                        index: needles.add(lower()),
+                    },
+                    None => Matcher::Contains(Box::new(Finder::new(&lower()).into_owned())),
+                }
+            }
             Modifier::BeginsWith => Matcher::BeginsWith(lower()),
             Modifier::EndsWith => Matcher::EndsWith(lower()),
             Modifier::IsSubdomainOf => Matcher::SubdomainOf(subdomain_parent(value).into_owned()),
@@ -204,6 +272,14 @@ pub(crate) struct Text<'v> {
     key: OnceCell<Cow<'v, str>>,
     /// [`key_hash`] of the key, the same for every dictionary.
     key_hash: OnceCell<u64>,
+    /// Which of [`PreparedPolicy::dictionary_patterns`] the key matches.
+    pattern_hits: OnceCell<SetMatches>,
+    /// The value as "is a subdomain of" compares it ([`subdomain_child`]).
+    child: OnceCell<Cow<'v, str>>,
+    /// Which patterns of the value's source ([`TextPatterns`]) match the value.
+    set_hits: OnceCell<SetMatches>,
+    /// Which "contains" values of the value's source ([`PreparedPolicy::needles`]) it contains.
+    contains_hits: OnceCell<Vec<bool>>,
 }
 
 impl<'v> Text<'v> {
@@ -213,6 +289,10 @@ impl<'v> Text<'v> {
             lower: OnceCell::new(),
             key: OnceCell::new(),
             key_hash: OnceCell::new(),
+            pattern_hits: OnceCell::new(),
+            child: OnceCell::new(),
+            set_hits: OnceCell::new(),
+            contains_hits: OnceCell::new(),
         }
     }
 
@@ -224,9 +304,36 @@ impl<'v> Text<'v> {
         self.key.get_or_init(|| lowercase(self.value.trim()))
     }
 
-    fn in_dictionary(&self, terms: &DictionaryTerms) -> bool {
+    fn subdomain_child(&self) -> &str {
+        self.child.get_or_init(|| subdomain_child(self.value))
+    }
+
+    /// [`DictionaryTerms::contains`]: the patterns through the policy's one search of them all
+    /// (on first use for this value) when it has one.
+    fn in_dictionary(
+        &self,
+        terms: &DictionaryTerms,
+        patterns: &Range<usize>,
+        all: &DictionaryPatterns,
+    ) -> bool {
         let key = self.key();
-        terms.contains_hashed(key, || *self.key_hash.get_or_init(|| key_hash(key)))
+        let hash = || *self.key_hash.get_or_init(|| key_hash(key));
+        // No dictionary of the policy has the literal: skip this one's filter (a cache miss
+        // each, where the policy's filter stays cached for every look-up of the value).
+        let maybe = all.literals.as_ref().is_none_or(|f| f.may_contain(hash()));
+        if maybe && terms.literal_hashed(key, hash) {
+            return true;
+        }
+        if patterns.is_empty() {
+            return false;
+        }
+        match &all.set {
+            Some(set) => {
+                let hits = self.pattern_hits.get_or_init(|| set.matches(key));
+                patterns.clone().any(|i| hits.matched(i))
+            }
+            None => terms.pattern_matches(key),
+        }
     }
 }
 
@@ -241,10 +348,6 @@ pub(crate) struct Message<'s, 'v> {
     body: Text<'v>,
     /// Values of each header in [`PreparedPolicy::header_names`], read on first use.
     headers: Vec<OnceCell<Vec<&'v str>>>,
-    /// Which of [`PreparedPolicy::body_needles`] the lower-cased body contains.
-    body_contains: OnceCell<Vec<bool>>,
-    /// For the conditions [`crate::eval`] evaluates.
-    shared: Shared<'v>,
 }
 
 impl<'s, 'v> Message<'s, 'v> {
@@ -263,8 +366,6 @@ impl<'s, 'v> Message<'s, 'v> {
                 .iter()
                 .map(|_| OnceCell::new())
                 .collect(),
-            body_contains: OnceCell::new(),
-            shared: Shared::default(),
         }
     }
 
@@ -278,15 +379,6 @@ impl<'s, 'v> Message<'s, 'v> {
             (Some(cell), Some(name)) => cell.get_or_init(|| self.input.message.header_values(name)),
             _ => &[],
         }
-    }
-
-    fn body_contains(&self, needle: usize) -> bool {
-        let found = self.body_contains.get_or_init(|| {
-            self.policy
-                .body_needles
-                .find_all(self.body.lower().as_bytes())
-        });
-        found.get(needle).copied().unwrap_or(false)
     }
 }
 
@@ -389,17 +481,29 @@ impl<'r, 's, 'v> Recipient<'r, 's, 'v> {
                     .collect();
                 self.many(matcher, &types, c.negate)
             }
+            Kind::ConsumerPolicy { sender, matcher } => {
+                let who = if *sender {
+                    m.input.message.envelope_sender()
+                } else {
+                    self.recipient
+                };
+                match m.input.directory.consumer_policy(who) {
+                    Some(name) => {
+                        Ok((self.matches(matcher, &Text::new(&name))?, Seen::Owned(name)))
+                    }
+                    None => Ok((false, Seen::Static("no consumer policy"))),
+                }
+            }
             Kind::Other(condition) => Ctx {
                 input: m.input,
                 recipient: self.recipient,
-                shared: &m.shared,
             }
             .condition(condition),
         }
     }
 
-    /// A text condition over several values, as [`crate::eval`] does it: true if any matches,
-    /// every value tried (an error surfaces whichever value matched).
+    /// A text condition over several values: true if any matches, every value tried (an error
+    /// surfaces whichever value matched).
     fn many(
         &self,
         matcher: &Matcher,
@@ -419,16 +523,36 @@ impl<'r, 's, 'v> Recipient<'r, 's, 'v> {
         })
     }
 
-    fn matches(&self, matcher: &Matcher, text: &Text<'v>) -> Result<bool, MatchError> {
+    fn matches(&self, matcher: &Matcher, text: &Text<'_>) -> Result<bool, MatchError> {
         Ok(match matcher {
             Matcher::Is(expected) => text.lower() == expected,
             Matcher::Contains(finder) => finder.find(text.lower().as_bytes()).is_some(),
-            Matcher::BodyContains(needle) => self.message.body_contains(*needle),
+            Matcher::SourceContains { source, index } => {
+                let needles = self.message.policy.needles.get(*source as usize);
+                let found = text.contains_hits.get_or_init(|| match needles {
+                    Some(n) => n.find_all(text.lower().as_bytes()),
+                    None => Vec::new(),
+                });
+                found.get(*index).copied().unwrap_or(false)
+            }
             Matcher::BeginsWith(expected) => text.lower().starts_with(expected.as_str()),
             Matcher::EndsWith(expected) => text.lower().ends_with(expected.as_str()),
             Matcher::Pattern(re) => re.is_match(text.value),
-            Matcher::SubdomainOf(parent) => is_subdomain_of_parent(text.value, parent),
-            Matcher::Dictionary(terms) => text.in_dictionary(terms),
+            Matcher::SetPattern {
+                regex,
+                source,
+                index,
+            } => match self.message.policy.text_patterns.set(*source) {
+                Some(set) => text
+                    .set_hits
+                    .get_or_init(|| set.matches(text.value))
+                    .matched(*index),
+                None => regex.is_match(text.value),
+            },
+            Matcher::SubdomainOf(parent) => is_subdomain_of_lowered(text.subdomain_child(), parent),
+            Matcher::Dictionary(terms, patterns) => {
+                text.in_dictionary(terms, patterns, &self.message.policy.dictionary_patterns)
+            }
             Matcher::DictionaryByName(name) => self
                 .message
                 .input
@@ -440,10 +564,10 @@ impl<'r, 's, 'v> Recipient<'r, 's, 'v> {
     }
 }
 
-/// The "message body contains" values of a policy, lower-cased, searched for together: one
-/// regex of them all (a literal alternation, which the regex crate searches with its
-/// multi-literal SIMD prefilter) finds each position where one of them starts, instead of one
-/// 10 KB scan per value.
+/// The "contains" values of a policy on one value (the body, the subject, ...), lower-cased,
+/// searched for together: one regex of them all (a literal alternation, which the regex crate
+/// searches with its multi-literal SIMD prefilter) finds each position where one of them
+/// starts, instead of one scan of the value (10 KB for the body) per condition.
 #[derive(Default)]
 pub(crate) struct Needles {
     list: Vec<String>,
@@ -465,11 +589,7 @@ impl Needles {
 
     /// Compiles the search once every value is added.
     pub(crate) fn build(&mut self) {
-        self.finders = self
-            .list
-            .iter()
-            .map(|n| Finder::new(n.as_bytes()).into_owned())
-            .collect();
+        self.build_alone();
         let alternatives: Vec<String> = self
             .list
             .iter()
@@ -480,6 +600,15 @@ impl Needles {
         self.any = (alternatives.len() >= 2)
             .then(|| regex::bytes::Regex::new(&alternatives.join("|")).ok())
             .flatten();
+    }
+
+    /// Compiles only the value-by-value search (no regex to compile: for one evaluation).
+    pub(crate) fn build_alone(&mut self) {
+        self.finders = self
+            .list
+            .iter()
+            .map(|n| Finder::new(n.as_bytes()).into_owned())
+            .collect();
     }
 
     /// For each value, whether `haystack` contains it: exactly `memmem::find(haystack, value)`
@@ -519,4 +648,102 @@ impl Needles {
         }
         found
     }
+}
+
+/// The patterns of every dictionary a policy looks values up in, searched together: a value
+/// looked up in 30 dictionaries is matched against their patterns once, not once per
+/// dictionary (each set's search was mostly the cost of reaching it).
+#[derive(Default)]
+pub(crate) struct DictionaryPatterns {
+    /// Each dictionary added, and where its patterns start in `sources`.
+    dictionaries: Vec<(Arc<DictionaryTerms>, usize)>,
+    sources: Vec<String>,
+    /// `None` when there are no patterns, or too many to compile as one set (each dictionary
+    /// then searches its own).
+    set: Option<RegexSet>,
+    /// A filter over the literals of every dictionary added: a "no" from it spares looking the
+    /// value up in each dictionary's own filter.
+    literals: Option<KeyFilter>,
+}
+
+impl DictionaryPatterns {
+    /// Where the dictionary's patterns are, added if new.
+    fn add(&mut self, terms: &Arc<DictionaryTerms>) -> Range<usize> {
+        let count = terms.pattern_sources().len();
+        if let Some((_, start)) = self
+            .dictionaries
+            .iter()
+            .find(|(t, _)| Arc::ptr_eq(t, terms))
+        {
+            return *start..*start + count;
+        }
+        let start = self.sources.len();
+        self.sources.extend_from_slice(terms.pattern_sources());
+        self.dictionaries.push((terms.clone(), start));
+        start..start + count
+    }
+
+    /// Compiles the set once every dictionary is added, as each dictionary compiles its own.
+    pub(crate) fn build(&mut self) {
+        self.set = pattern_set(&self.sources, 1);
+        let literals: Vec<&str> = self
+            .dictionaries
+            .iter()
+            .flat_map(|(terms, _)| terms.literals())
+            .collect();
+        self.literals = (!literals.is_empty()).then(|| KeyFilter::build(literals.into_iter()));
+        self.dictionaries = Vec::new();
+    }
+}
+
+/// The "matches pattern" values of a policy, per [`Source`], each source's searched together
+/// ([`Matcher::SetPattern`]): a sender read by 30 pattern rules is searched once, not 30 times.
+#[derive(Default)]
+pub(crate) struct TextPatterns {
+    sources: [Vec<String>; SOURCES],
+    /// `None` for a source with fewer than two patterns (its one regex is as fast), or too many
+    /// to compile as one set (each regex is then tried on its own).
+    sets: [Option<RegexSet>; SOURCES],
+}
+
+impl TextPatterns {
+    /// Position of the pattern in its source's set, added if new.
+    fn add(&mut self, source: Source, pattern: &str) -> usize {
+        let Some(list) = self.sources.get_mut(source as usize) else {
+            return 0;
+        };
+        match list.iter().position(|p| p == pattern) {
+            Some(i) => i,
+            None => {
+                list.push(pattern.to_string());
+                list.len() - 1
+            }
+        }
+    }
+
+    /// Compiles each source's set once every pattern is added, as each pattern compiles alone
+    /// ([`crate::modifier::compile_pattern`]).
+    pub(crate) fn build(&mut self) {
+        for (set, list) in self.sets.iter_mut().zip(&self.sources) {
+            *set = pattern_set(list, 2);
+        }
+    }
+
+    fn set(&self, source: Source) -> Option<&RegexSet> {
+        self.sets.get(source as usize).and_then(Option::as_ref)
+    }
+}
+
+/// The patterns compiled together as each compiles alone (case-insensitive; the size limit
+/// allows for many), if there are at least `min` of them and the set compiles.
+fn pattern_set(patterns: &[String], min: usize) -> Option<RegexSet> {
+    if patterns.len() < min {
+        return None;
+    }
+    RegexSetBuilder::new(patterns)
+        .case_insensitive(true)
+        .size_limit(PATTERN_SIZE_LIMIT * 4)
+        .dfa_size_limit(PATTERN_SIZE_LIMIT * 4)
+        .build()
+        .ok()
 }

@@ -20,6 +20,8 @@ pub struct StateChange {
     pub consumers: Vec<String>,
     /// An organization item (Organization Key, VD key, …) was written or removed.
     pub organization: bool,
+    /// A Verified Directory entry was written or removed.
+    pub verified_directory: bool,
     /// Too much changed to list (state replaced): rebuild.
     pub everything: bool,
 }
@@ -103,9 +105,12 @@ fn describe(batch: &Batch) -> Option<StateChange> {
                 .push(String::from_utf8_lossy(rest).into_owned());
         } else if key.starts_with(organization) {
             change.organization = true;
+        } else if key.starts_with(crate::state::keys::VD_ENTRY.as_bytes()) {
+            change.verified_directory = true;
         }
     }
-    (change.organization || !change.consumers.is_empty()).then_some(change)
+    (change.organization || change.verified_directory || !change.consumers.is_empty())
+        .then_some(change)
 }
 
 impl Tree for ObservedTree {
@@ -119,6 +124,14 @@ impl Tree for ObservedTree {
 
     fn range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Pair>, StoreError> {
         self.inner.range(start, end, limit)
+    }
+
+    fn for_each_prefix(
+        &self,
+        prefix: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        self.inner.for_each_prefix(prefix, visit)
     }
 
     fn first(&self) -> Result<Option<Pair>, StoreError> {

@@ -52,6 +52,41 @@ pub enum Command {
         login: String,
         token: ApiToken,
     },
+    /// Changes an administrator's role and email. Refused when it would leave no SuperUser
+    /// with a passphrase (spec ADM-4).
+    UpdateAdministrator {
+        login: String,
+        role: signet_model::AdminRole,
+        email: Option<String>,
+    },
+    /// Sets (or clears) an administrator's passphrase record; the proposer hashed it and built
+    /// the history. Clears failed logins. Refused when clearing it would leave no SuperUser with
+    /// a passphrase.
+    SetAdministratorPassphrase {
+        login: String,
+        passphrase: Option<signet_model::PassphraseRecord>,
+    },
+    /// A failed console login; `locked_until` (from the lockout setting) locks the account when
+    /// the count reaches the threshold.
+    RecordFailedLogin {
+        login: String,
+        at: UnixMillis,
+        lockout_threshold: u32,
+        locked_until: UnixMillis,
+    },
+    /// A successful login or a SuperUser's Unlock: the count and any lockout are cleared.
+    ClearFailedLogins {
+        login: String,
+    },
+    /// The setup assistant's first administrator: a SuperUser with a passphrase. Refused once any
+    /// administrator has a passphrase. A new login takes over the bootstrap `admin`'s API tokens
+    /// (the CLI keeps working) and `admin` is removed.
+    CreateFirstAdministrator {
+        admin: Administrator,
+    },
+    SetAdministrationSettings {
+        settings: signet_model::AdministrationSettings,
+    },
     SetSetting {
         setting: Setting,
     },
@@ -178,6 +213,19 @@ pub enum Command {
     /// Revert to Default Message: the edited text is removed.
     RevertMessageTemplate {
         id: String,
+    },
+    /// The Verified Directory's settings.
+    SetVdSettings {
+        settings: signet_model::VdSettings,
+    },
+    /// One Verified Directory change, worked out by the proposer (the pure state machine in
+    /// the keyserver crate): entries written (each must follow its stored revision), entries
+    /// removed with their tokens, token digests issued and spent.
+    UpdateVerifiedDirectory {
+        put: Vec<signet_model::VdEntry>,
+        remove: Vec<String>,
+        issue_tokens: Vec<signet_model::VdToken>,
+        spend_tokens: Vec<String>,
     },
 }
 

@@ -41,6 +41,10 @@ pub(crate) mod keys {
     pub const MESSAGE_TEMPLATE: &str = "tpl/";
     /// Mail policy chains by lower-case name (chain names compare case-insensitively).
     pub const POLICY_CHAIN: &str = "pol/";
+    /// Verified Directory: settings, entries by fingerprint, token digests.
+    pub const VD_SETTINGS: &[u8] = b"vds/settings";
+    pub const VD_ENTRY: &str = "vde/";
+    pub const VD_TOKEN: &str = "vdt/";
     /// The cluster data key encrypted to the Organization Key.
     pub const DATA_KEY_FOR_ORG_KEY: &[u8] = b"okw/data-key";
 
@@ -224,9 +228,18 @@ pub(crate) fn apply(txn: &mut Txn<'_>, command: &Command) -> Result<CommandOutco
             if !txn.exists(&k)? {
                 return Ok(Err(Rejection::NotFound(format!("administrator {login}"))));
             }
+            if let Some(r) = admins::last_superuser_guard(txn, login, None)? {
+                return Ok(Err(r));
+            }
             txn.delete(k);
             done
         }
+        Command::UpdateAdministrator { .. }
+        | Command::SetAdministratorPassphrase { .. }
+        | Command::RecordFailedLogin { .. }
+        | Command::ClearFailedLogins { .. }
+        | Command::CreateFirstAdministrator { .. }
+        | Command::SetAdministrationSettings { .. } => admins::apply(txn, command),
         Command::AddApiToken { login, token } => {
             let k = key(ADMIN, login);
             let Some(mut admin) = txn.get::<Administrator>(&k)? else {
@@ -304,6 +317,9 @@ pub(crate) fn apply(txn: &mut Txn<'_>, command: &Command) -> Result<CommandOutco
         Command::SetMessageTemplate { .. } | Command::RevertMessageTemplate { .. } => {
             templates::apply(txn, command)
         }
+        Command::SetVdSettings { .. } | Command::UpdateVerifiedDirectory { .. } => {
+            verified_directory::apply(txn, command)
+        }
     }
 }
 
@@ -356,6 +372,25 @@ fn kind_mismatch(txn: &Txn<'_>, c: &Consumer) -> Result<Option<Rejection>, Store
     })
 }
 
+/// Whether `hay` contains `needle` (already lower-case), ignoring case; ASCII text (nearly
+/// every address) is compared without allocating.
+fn contains_folded(hay: &str, needle: &str) -> bool {
+    if hay.is_ascii() && needle.is_ascii() {
+        let (h, n) = (hay.as_bytes(), needle.as_bytes());
+        return n.is_empty()
+            || h.windows(n.len())
+                .any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b));
+    }
+    hay.to_lowercase().contains(needle)
+}
+
+/// One page of [`StateView::consumers_page`]: the consumers on it and how many match in all.
+#[derive(Debug, Clone, Default)]
+pub struct ConsumerPage {
+    pub total: usize,
+    pub items: Vec<Consumer>,
+}
+
 /// Typed reads of the replicated state as this member has applied it. Cheap to clone.
 #[derive(Clone)]
 pub struct StateView {
@@ -405,6 +440,67 @@ impl StateView {
         self.get(keys::CONSUMER, &email.key())
     }
 
+    /// One page of consumers in address order, with the number that match: `kind` and `query`
+    /// (case-insensitive substring of the address or display name) filter, then `offset` and
+    /// `limit` page. Only the page's consumers are decoded whole; the rest are matched on the
+    /// leading fields of their record, so a page stays cheap with a hundred thousand users.
+    pub fn consumers_page(
+        &self,
+        kind: Option<ConsumerKind>,
+        query: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<ConsumerPage, StoreError> {
+        /// The leading fields of a stored [`Consumer`], in its field order (postcard is
+        /// positional, so a prefix of the fields decodes from a prefix of the bytes), borrowed
+        /// from the record so that matching allocates nothing.
+        #[derive(serde::Deserialize)]
+        struct Head<'a> {
+            email: &'a str,
+            kind: ConsumerKind,
+            display_name: Option<&'a str>,
+        }
+        let needle = query.trim().to_lowercase();
+        let mut page = ConsumerPage::default();
+        let mut failed = None;
+        self.tree
+            .for_each_prefix(keys::CONSUMER.as_bytes(), &mut |_, v| {
+                let head = match postcard::take_from_bytes::<Head<'_>>(v) {
+                    Ok((head, _)) => head,
+                    Err(e) => {
+                        failed = Some(StoreError::Decode(e.to_string()));
+                        return false;
+                    }
+                };
+                if kind.is_some_and(|wanted| wanted != head.kind) {
+                    return true;
+                }
+                if !needle.is_empty()
+                    && !contains_folded(head.email, &needle)
+                    && !head
+                        .display_name
+                        .is_some_and(|n| contains_folded(n, &needle))
+                {
+                    return true;
+                }
+                if page.total >= offset && page.items.len() < limit {
+                    match decode(v) {
+                        Ok(c) => page.items.push(c),
+                        Err(e) => {
+                            failed = Some(e);
+                            return false;
+                        }
+                    }
+                }
+                page.total += 1;
+                true
+            })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        Ok(page)
+    }
+
     pub fn administrators(&self) -> Result<Vec<Administrator>, StoreError> {
         self.all(keys::ADMIN)
     }
@@ -422,6 +518,18 @@ impl StateView {
             .administrators()?
             .into_iter()
             .find(|a| a.api_tokens.iter().any(|t| t.sha256_hex == sha256_hex)))
+    }
+
+    /// The passphrase policy, lockout, CAPTCHA and idle-timeout settings (defaults until set).
+    pub fn administration_settings(
+        &self,
+    ) -> Result<signet_model::AdministrationSettings, StoreError> {
+        Ok(self
+            .tree
+            .get(admins::SETTINGS_KEY)?
+            .map(|v| decode(&v))
+            .transpose()?
+            .unwrap_or_default())
     }
 
     pub fn setting(&self, name: SettingName) -> Result<Setting, StoreError> {
@@ -479,12 +587,16 @@ impl StateView {
     }
 }
 
+mod admins;
 mod dictionaries;
 mod keycache;
 mod keyring;
 mod templates;
+mod verified_directory;
 pub use keyring::REPLACE_ORGANIZATION_KEY_WARNING;
 
+#[cfg(test)]
+mod consumer_page_tests;
 #[cfg(test)]
 mod dictionary_tests;
 #[cfg(test)]

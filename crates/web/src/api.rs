@@ -40,6 +40,16 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api_policy::routes())
         .merge(crate::api_queue::routes())
         .merge(crate::api_templates::routes())
+        .merge(crate::api_verified_directory::routes())
+        .merge(crate::api_logs::routes())
+        .merge(crate::api_certificates::routes())
+        .merge(crate::api_admins::routes())
+        // Every /api/v1 route is added above this line: the guard authorizes them all from the
+        // route table before their handlers' extractors run (crate::guard).
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::guard::authorize,
+        ))
         .merge(crate::ui::routes())
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such API route") })
         .with_state(state)
@@ -175,10 +185,56 @@ fn consumer_view(c: &Consumer, org: Option<&signet_crypto::openpgp::Cert>) -> Va
     })
 }
 
-async fn list_users(admin: Admin, State(s): State<AppState>) -> ApiResult {
+/// Paging and search for `GET /api/v1/users`. Without any of them the answer is the whole list
+/// (what the CLI reads); with any, it is `{total, offset, limit, items}`.
+#[derive(Deserialize)]
+struct UsersQuery {
+    offset: Option<usize>,
+    limit: Option<usize>,
+    /// Case-insensitive part of the address or display name.
+    q: Option<String>,
+    kind: Option<ConsumerKind>,
+}
+
+impl UsersQuery {
+    fn paged(&self) -> bool {
+        self.offset.is_some() || self.limit.is_some() || self.q.is_some() || self.kind.is_some()
+    }
+}
+
+/// The most users one page may hold.
+const MAX_USERS_PAGE: usize = 1000;
+
+async fn list_users(
+    admin: Admin,
+    State(s): State<AppState>,
+    query: Result<axum::extract::Query<UsersQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
     admin.require(Permission::ViewSettings)?;
+    let axum::extract::Query(query) = query.map_err(|e| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("offset and limit are numbers, kind is internal or external: {e}"),
+        )
+    })?;
     let view = s.node.read().await?;
     let org = crate::api_keys::organization_public(view);
+    if query.paged() {
+        let offset = query.offset.unwrap_or(0);
+        let limit = query.limit.unwrap_or(50).clamp(1, MAX_USERS_PAGE);
+        let page =
+            view.consumers_page(query.kind, query.q.as_deref().unwrap_or(""), offset, limit)?;
+        return Ok(Json(json!({
+            "total": page.total,
+            "offset": offset,
+            "limit": limit,
+            "items": page
+                .items
+                .iter()
+                .map(|c| consumer_view(c, org.as_ref()))
+                .collect::<Vec<_>>(),
+        })));
+    }
     Ok(Json(Value::Array(
         view.consumers()?
             .iter()

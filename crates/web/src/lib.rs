@@ -4,10 +4,14 @@
 //! [`Permission`]; errors are `application/problem+json` (RFC 9457) with a message meant for an
 //! administrator, never a stack trace.
 
+pub mod activity;
 mod api;
+mod api_admins;
+mod api_certificates;
 mod api_dictionaries;
 mod api_keycache;
 mod api_keys;
+mod api_logs;
 mod api_policy;
 mod api_policy_evaluate;
 mod api_policy_rules;
@@ -16,12 +20,21 @@ pub mod api_queue;
 mod api_system;
 mod api_templates;
 mod api_trusted;
+mod api_verified_directory;
+pub mod audit;
 mod auth;
 pub mod backup;
+mod captcha;
+mod guard;
+pub mod logbook;
+mod login;
+pub mod openapi;
+mod passphrase;
 /// The key service lives in its own crate (the mail path uses it too); `crate::keyring` keeps
 /// its old name here.
 pub use signet_keys as keyring;
 mod problem;
+pub mod route_table;
 pub mod session;
 pub mod ui;
 
@@ -39,6 +52,14 @@ pub struct AppState {
     pub mail_queue: Option<api_queue::SharedQueue>,
     /// This node's admin-UI sessions.
     pub sessions: Arc<session::Sessions>,
+    /// This node's recent log events (the Logs page).
+    pub logbook: Arc<logbook::LogBook>,
+    /// This node's CPU and message samples (the overview's graphs).
+    pub activity: Arc<activity::Activity>,
+    /// The setup assistant's one-time code and its signed-in browser (while setup is pending).
+    pub setup: Arc<ui::setup::SetupGate>,
+    /// What this node runs and where, for the overview and Network pages.
+    pub facts: Arc<ui::NodeFacts>,
 }
 
 /// Serves the API over TLS until `shutdown` resolves.

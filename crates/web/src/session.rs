@@ -5,8 +5,9 @@
 //! CSRF token that every state-changing request must echo (form field `csrf` in the UI, header
 //! `X-CSRF-Token` on the API).
 //!
-//! INTERFACE FIXED FOR THE UI: the items marked `pub` below are what `ui/` uses. The admin-auth
-//! work fills in passphrases, lockout, CAPTCHA and passphrase rules behind them.
+//! INTERFACE FIXED FOR THE UI: the items marked `pub` below are what `ui/` uses. Logging in
+//! (passphrases, lockout, CAPTCHA, the first administrator) is in `crate::login` and re-exported
+//! here: [`login`], [`captcha_for`], [`setup_pending`], [`create_first_administrator`].
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -14,6 +15,11 @@ use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use rand::RngCore;
+
+pub use crate::captcha::Captcha;
+pub use crate::login::{
+    LoginRefused, captcha_for, create_first_administrator, login, setup_pending,
+};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "signet_session";
@@ -37,6 +43,11 @@ pub struct Session {
 pub struct Sessions {
     live: Mutex<HashMap<String, Session>>,
     idle_timeout: Mutex<Duration>,
+    /// Outstanding login CAPTCHAs of this node.
+    pub(crate) captchas: crate::captcha::Captchas,
+    /// Failed logins for names that are no administrator, kept here (not replicated) so they
+    /// get the same CAPTCHA and lockout answers as real ones without filling the store.
+    pub(crate) unknown_failures: Mutex<HashMap<String, crate::login::UnknownFailures>>,
 }
 
 impl Default for Sessions {
@@ -44,6 +55,8 @@ impl Default for Sessions {
         Sessions {
             live: Mutex::new(HashMap::new()),
             idle_timeout: Mutex::new(Duration::from_secs(30 * 60)),
+            captchas: Default::default(),
+            unknown_failures: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -64,7 +77,14 @@ impl Sessions {
             must_change_passphrase,
             last_seen: Instant::now(),
         };
+        let timeout = self
+            .idle_timeout
+            .lock()
+            .map(|t| *t)
+            .unwrap_or(Duration::from_secs(30 * 60));
         if let Ok(mut live) = self.live.lock() {
+            // Abandoned sessions go here, so the map does not grow with them.
+            live.retain(|_, s| s.last_seen.elapsed() <= timeout);
             live.insert(session.token.clone(), session.clone());
         }
         session
@@ -89,6 +109,22 @@ impl Sessions {
     pub fn end(&self, token: &str) {
         if let Ok(mut live) = self.live.lock() {
             live.remove(token);
+        }
+    }
+
+    /// Ends every session of one administrator (deleted, or passphrase reset by a SuperUser).
+    pub fn end_all_for(&self, login: &str) {
+        if let Ok(mut live) = self.live.lock() {
+            live.retain(|_, s| s.login != login);
+        }
+    }
+
+    /// The administrator changed their passphrase: their sessions may do everything again.
+    pub fn passphrase_changed(&self, login: &str) {
+        if let Ok(mut live) = self.live.lock() {
+            for s in live.values_mut().filter(|s| s.login == login) {
+                s.must_change_passphrase = false;
+            }
         }
     }
 

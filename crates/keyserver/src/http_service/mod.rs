@@ -1,11 +1,13 @@
 //! The public HTTP keyserver: HKP (`/pks/lookup`), Web Key Directory for every managed domain,
 //! and the CRL service (`/crl/RevokedCertificates.crl`), served on the node's public HTTP and
 //! HTTPS listeners (`keys.<domain>`, `openpgpkey.<domain>`). Everything here is read-only and
-//! anonymous; it never sees secret material (the directory holds none, and CRLs are signed by
+//! anonymous, except the Verified Directory's submissions it hands on; it never sees secret
+//! material (the directory holds none, and CRLs are signed by
 //! the appliance behind [`CrlSource`]).
 //!
 //! Limits: per-client-address token buckets ([`limits`]), a query-length limit
-//! ([`query::MAX_QUERY_LEN`]), small request heads and no request bodies ([`server`]).
+//! ([`query::MAX_QUERY_LEN`]), small request heads ([`server`]); only the Verified Directory's
+//! posts (`/vd/…`, `/pks/add`, when it runs) read a body, a bounded one.
 
 pub mod crl;
 pub mod format;
@@ -51,6 +53,8 @@ struct Inner {
     source: Arc<dyn PublicSource>,
     limiter: RateLimiter,
     crl: CrlCache,
+    /// The Verified Directory's pages and `/pks/add`, when the node runs it.
+    verified_directory: std::sync::OnceLock<crate::verified_directory::VdService>,
 }
 
 pub type HttpResponse = Response<Full<Bytes>>;
@@ -67,12 +71,43 @@ impl PublicService {
                 source,
                 limiter: RateLimiter::new(settings.limits),
                 crl: CrlCache::default(),
+                verified_directory: std::sync::OnceLock::new(),
             }),
         }
     }
 
-    /// Answers one request from `client`. The body is never read: nothing here takes one.
-    pub async fn handle<B>(&self, req: Request<B>, client: IpAddr) -> HttpResponse {
+    /// Serves the Verified Directory (`/vd/…`, `/pks/add`) too; set once, before serving.
+    pub fn set_verified_directory(&self, vd: crate::verified_directory::VdService) {
+        let _ = self.inner.verified_directory.set(vd);
+    }
+
+    /// Answers one request from `client`. Only the Verified Directory's posts read a body
+    /// (bounded); nothing else here takes one.
+    pub async fn handle<B>(&self, req: Request<B>, client: IpAddr) -> HttpResponse
+    where
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        if let Some(vd) = self.inner.verified_directory.get()
+            && crate::verified_directory::VdService::serves(req.uri().path())
+        {
+            let upload = req.uri().path() == "/pks/add";
+            let posted = *req.method() == Method::POST;
+            if posted && !self.inner.limiter.allow(client, Class::ByAddress) {
+                return too_many();
+            }
+            if let Some(resp) = vd.handle(req).await {
+                return resp;
+            }
+            if !upload {
+                return text(StatusCode::NOT_FOUND, "not found\n");
+            }
+            return text(
+                StatusCode::FORBIDDEN,
+                "This keyserver takes no uploads over HKP: submit your key through the Verified Directory, which confirms each address by email first.\n",
+            );
+        }
         let path = req.uri().path();
         let query = req.uri().query();
         let readable = matches!(*req.method(), Method::GET | Method::HEAD);

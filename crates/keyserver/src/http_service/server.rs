@@ -1,6 +1,7 @@
 //! The accept loop of a public listener, plain HTTP or HTTPS (rustls), HTTP/1.1 with
 //! keep-alive and HTTP/2 over TLS. Request heads are capped small and must arrive quickly
-//! (slow-loris), connections per listener are bounded, and request bodies are never read.
+//! (slow-loris), connections per listener are bounded, and request bodies are read only by the
+//! Verified Directory's form posts, up to a bound (`verified_directory::service`).
 
 use std::future::Future;
 use std::sync::Arc;

@@ -3,12 +3,14 @@
 //! [`crate::directory`]. Read-only; anonymous read can be turned off, in which case only
 //! LDAPS clients with a verified client certificate may search.
 //!
-//! - [`session`]: one connection (codec, bind, search, disconnect on bad input).
+//! - [`codec`]: ldap3_proto's codec behind a pre-check of each message's operation.
+//! - [`session`]: one connection (bind, search, StartTLS, disconnect on bad input).
 //! - [`schema`]: the root DSE, `cn=PGPServerInfo`, entry building.
 //! - [`filter`]: filter limits, index-driven evaluation.
 //! - [`ratelimit`]: per-address token buckets.
 
 pub mod client;
+pub mod codec;
 pub mod filter;
 pub mod ratelimit;
 pub mod schema;
@@ -82,11 +84,12 @@ impl Service {
     /// Decodes every request in `bytes` and answers it, as a connection would; stops at the
     /// first undecodable one. For the fuzz target and tests: must never panic.
     pub fn answer_bytes(&self, bytes: &[u8]) -> usize {
-        let mut codec = ldap3_proto::LdapCodec::new(Some(16 * 1024), Some(24));
+        let mut codec = codec::RequestCodec::new(16 * 1024, 24);
         let mut buf = BytesMut::from(bytes);
         let peer = Peer {
             ip: [127, 0, 0, 1].into(),
             certificate: false,
+            encrypted: false,
         };
         let mut replies = 0;
         while let Ok(Some(msg)) = codec.decode(&mut buf) {
@@ -101,11 +104,13 @@ impl Service {
 
 /// One listener: plain LDAP, or LDAPS with this TLS configuration. `client_certificates`
 /// says the TLS configuration verifies client certificates, so a connection that presented
-/// one counts as authenticated.
+/// one counts as authenticated. `starttls`, on a plain listener, is the TLS configuration a
+/// connection switches to on StartTLS (none: StartTLS is answered "unavailable").
 pub struct Listener {
     pub listener: TcpListener,
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub client_certificates: bool,
+    pub starttls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Accepts connections until `stop` resolves.
@@ -115,6 +120,7 @@ pub async fn serve(
     stop: impl std::future::Future<Output = ()>,
 ) {
     let acceptor = listener.tls.clone().map(TlsAcceptor::from);
+    let starttls = listener.starttls.clone().map(TlsAcceptor::from);
     tokio::pin!(stop);
     loop {
         let (tcp, addr): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
@@ -136,6 +142,7 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         let service = service.clone();
         let acceptor = acceptor.clone();
+        let starttls = starttls.clone();
         let client_certificates = listener.client_certificates;
         tokio::spawn(async move {
             let _permit = permit;
@@ -145,15 +152,13 @@ pub async fn serve(
                     let peer = Peer {
                         ip,
                         certificate: false,
+                        encrypted: false,
                     };
-                    session::run(service, tcp, peer).await
+                    session::run_plain(service, tcp, peer, starttls, client_certificates).await
                 }
                 Some(acceptor) => {
-                    let handshake = tokio::time::timeout(
-                        std::time::Duration::from_secs(15),
-                        acceptor.accept(tcp),
-                    )
-                    .await;
+                    let handshake =
+                        tokio::time::timeout(session::HANDSHAKE, acceptor.accept(tcp)).await;
                     let Ok(Ok(tls)) = handshake else {
                         tracing::debug!(peer = %ip, "LDAPS: handshake failed");
                         return;
@@ -164,7 +169,12 @@ pub async fn serve(
                             .1
                             .peer_certificates()
                             .is_some_and(|c| !c.is_empty());
-                    session::run(service, tls, Peer { ip, certificate }).await
+                    let peer = Peer {
+                        ip,
+                        certificate,
+                        encrypted: true,
+                    };
+                    session::run(service, tls, peer).await
                 }
             }
         });

@@ -1,22 +1,25 @@
-//! One LDAP connection: decode requests with ldap3_proto's codec (bounded message size and BER
-//! depth), answer binds and searches, and end the connection with a Notice of Disconnection on
-//! input that is not LDAP.
+//! One LDAP connection: decode requests with ldap3_proto's codec behind our header pre-check
+//! (bounded message size and BER depth), answer binds and searches, switch a plain connection
+//! to TLS on StartTLS, and end the connection with a Notice of Disconnection on input that is
+//! not LDAP.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use ldap3_proto::LdapCodec;
 use ldap3_proto::proto::{
     LdapBindCred, LdapBindResponse, LdapMsg, LdapOp, LdapResult, LdapResultCode, LdapSearchRequest,
     LdapSearchScope,
 };
 use ldap3_proto::simple::DisconnectionNotice;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::Framed;
 
 use super::Service;
+use super::codec::RequestCodec;
 use super::filter::{self, FilterError};
 use super::schema::{self, Wanted};
 
@@ -25,6 +28,8 @@ const MAX_REQUEST: usize = 16 * 1024;
 const MAX_BER_DEPTH: usize = 24;
 /// A connection idle this long is closed.
 const IDLE: Duration = Duration::from_secs(120);
+/// The StartTLS extended operation (RFC 4511 §4.14).
+pub const START_TLS: &str = "1.3.6.1.4.1.1466.20037";
 
 /// What the connection has proved about its client.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +37,8 @@ pub struct Peer {
     pub ip: IpAddr,
     /// A client certificate was verified on this (LDAPS) connection.
     pub certificate: bool,
+    /// The connection runs over TLS (LDAPS, or after StartTLS).
+    pub encrypted: bool,
 }
 
 fn result(code: LdapResultCode, message: &str) -> LdapResult {
@@ -47,20 +54,94 @@ fn done(msgid: i32, code: LdapResultCode, message: &str) -> LdapMsg {
     LdapMsg::new(msgid, LdapOp::SearchResultDone(result(code, message)))
 }
 
+/// How a session ended.
+enum End {
+    Closed,
+    /// The client asked for StartTLS (with this message ID) and the port offers it.
+    StartTls(i32),
+}
+
 /// Serves one connection until the client unbinds, goes idle, or sends something that is not
 /// LDAP.
 pub async fn run<S>(service: Arc<Service>, stream: S, peer: Peer)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut framed = Framed::new(
-        stream,
-        LdapCodec::new(Some(MAX_REQUEST), Some(MAX_BER_DEPTH)),
+    let mut framed = Framed::new(stream, RequestCodec::new(MAX_REQUEST, MAX_BER_DEPTH));
+    serve(&service, &mut framed, &peer, false).await;
+}
+
+/// Serves a plain connection that may switch to TLS with `starttls` (the configuration LDAPS
+/// uses); `client_certificates` as for [`super::Listener`].
+pub async fn run_plain(
+    service: Arc<Service>,
+    tcp: TcpStream,
+    peer: Peer,
+    starttls: Option<TlsAcceptor>,
+    client_certificates: bool,
+) {
+    let mut framed = Framed::new(tcp, RequestCodec::new(MAX_REQUEST, MAX_BER_DEPTH));
+    let Some(acceptor) = starttls else {
+        serve(&service, &mut framed, &peer, false).await;
+        return;
+    };
+    let End::StartTls(msgid) = serve(&service, &mut framed, &peer, true).await else {
+        return;
+    };
+    let ok = LdapMsg::new(
+        msgid,
+        LdapOp::ExtendedResponse(ldap3_proto::proto::LdapExtendedResponse {
+            res: result(LdapResultCode::Success, ""),
+            name: Some(START_TLS.to_string()),
+            value: None,
+        }),
     );
+    if framed.send(ok).await.is_err() {
+        return;
+    }
+    let parts = framed.into_parts();
+    // The client must wait for the response before its TLS handshake; anything it sent in
+    // between would be lost in the switch.
+    if !parts.read_buf.is_empty() {
+        tracing::debug!(peer = %peer.ip, "LDAP: data after StartTLS before the handshake");
+        return;
+    }
+    let handshake = tokio::time::timeout(HANDSHAKE, acceptor.accept(parts.io)).await;
+    let Ok(Ok(tls)) = handshake else {
+        tracing::debug!(peer = %peer.ip, "LDAP StartTLS: handshake failed");
+        return;
+    };
+    let certificate = client_certificates
+        && tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .is_some_and(|c| !c.is_empty());
+    let peer = Peer {
+        ip: peer.ip,
+        certificate,
+        encrypted: true,
+    };
+    let mut framed = Framed::new(tls, RequestCodec::new(MAX_REQUEST, MAX_BER_DEPTH));
+    serve(&service, &mut framed, &peer, false).await;
+}
+
+/// A TLS handshake (LDAPS or StartTLS) that takes longer is abandoned.
+pub const HANDSHAKE: Duration = Duration::from_secs(15);
+
+async fn serve<S>(
+    service: &Service,
+    framed: &mut Framed<S, RequestCodec>,
+    peer: &Peer,
+    starttls: bool,
+) -> End
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     loop {
         let next = match tokio::time::timeout(IDLE, framed.next()).await {
             Ok(Some(next)) => next,
-            Ok(None) | Err(_) => return,
+            Ok(None) | Err(_) => return End::Closed,
         };
         let msg = match next {
             Ok(msg) => msg,
@@ -71,20 +152,26 @@ where
                     "malformed or oversize LDAP message",
                 );
                 let _ = framed.send(notice).await;
-                return;
+                return End::Closed;
             }
         };
-        let replies = match handle(&service, &peer, msg) {
+        if starttls
+            && let LdapOp::ExtendedRequest(ext) = &msg.op
+            && ext.name == START_TLS
+        {
+            return End::StartTls(msg.msgid);
+        }
+        let replies = match handle(service, peer, msg) {
             Some(r) => r,
-            None => return,
+            None => return End::Closed,
         };
         for reply in replies {
             if framed.feed(reply).await.is_err() {
-                return;
+                return End::Closed;
             }
         }
         if framed.flush().await.is_err() {
-            return;
+            return End::Closed;
         }
     }
 }
@@ -121,6 +208,28 @@ pub fn handle(service: &Service, peer: &Peer, msg: LdapMsg) -> Option<Vec<LdapMs
         }
         LdapOp::SearchRequest(req) => search(service, peer, msgid, &req),
         LdapOp::AbandonRequest(_) => Vec::new(),
+        // A StartTLS the connection can take never gets here (see `serve`).
+        LdapOp::ExtendedRequest(ext) if ext.name == START_TLS => {
+            let (code, message) = if peer.encrypted {
+                (
+                    LdapResultCode::OperationsError,
+                    "TLS is already established",
+                )
+            } else {
+                (
+                    LdapResultCode::Unavailable,
+                    "StartTLS is not offered on this port",
+                )
+            };
+            vec![LdapMsg::new(
+                msgid,
+                LdapOp::ExtendedResponse(ldap3_proto::proto::LdapExtendedResponse {
+                    res: result(code, message),
+                    name: Some(START_TLS.to_string()),
+                    value: None,
+                }),
+            )]
+        }
         LdapOp::ExtendedRequest(ext) => vec![LdapMsg::new(
             msgid,
             LdapOp::ExtendedResponse(ldap3_proto::proto::LdapExtendedResponse {
@@ -262,4 +371,57 @@ fn search(service: &Service, peer: &Peer, msgid: i32, req: &LdapSearchRequest) -
         out.push(done(msgid, LdapResultCode::Success, ""));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::directory::SharedDirectory;
+    use crate::ldap_service::LdapSettings;
+    use ldap3_proto::proto::LdapExtendedRequest;
+
+    fn starttls_reply(encrypted: bool) -> LdapResultCode {
+        let service = Service::new(LdapSettings::default(), SharedDirectory::new());
+        let peer = Peer {
+            ip: [127, 0, 0, 1].into(),
+            certificate: false,
+            encrypted,
+        };
+        let req = LdapMsg::new(
+            7,
+            LdapOp::ExtendedRequest(LdapExtendedRequest {
+                name: START_TLS.to_string(),
+                value: None,
+            }),
+        );
+        let replies = handle(&service, &peer, req).unwrap_or_default();
+        match replies.as_slice() {
+            [
+                LdapMsg {
+                    msgid: 7,
+                    op: LdapOp::ExtendedResponse(r),
+                    ..
+                },
+            ] => r.res.code.clone(),
+            other => panic!("unexpected replies {other:?}"),
+        }
+    }
+
+    /// RFC 4511 §4.14 / RFC 4513 §3.1.1: a second StartTLS is a sequencing error, and a port
+    /// without TLS says the service is unavailable.
+    #[test]
+    fn starttls_refusals_carry_rfc_result_codes() {
+        assert_eq!(starttls_reply(true), LdapResultCode::OperationsError);
+        assert_eq!(starttls_reply(false), LdapResultCode::Unavailable);
+    }
+
+    #[test]
+    fn unknown_operation_gets_no_answer() {
+        let service = Service::new(LdapSettings::default(), SharedDirectory::new());
+        // An unknown op, then an unbind: decoding stops at the first.
+        assert_eq!(
+            service.answer_bytes(b"\x30\x05\x02\x01\x01\x7e\x00\x30\x05\x02\x01\x02\x42\x00"),
+            0
+        );
+    }
 }

@@ -37,6 +37,21 @@ pub trait Tree: Send + Sync + 'static {
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<Pair>, StoreError>;
     /// Pairs with `start <= key < end`, in key order, at most `limit` of them.
     fn range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Pair>, StoreError>;
+    /// Shows `visit` each pair whose key starts with `prefix`, in key order, until it returns
+    /// false. For reads that look at every record of a table once (a page of users with its
+    /// total): backends lend their own buffers instead of copying each value out.
+    fn for_each_prefix(
+        &self,
+        prefix: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        for (k, v) in self.scan_prefix(prefix)? {
+            if !visit(&k, &v) {
+                break;
+            }
+        }
+        Ok(())
+    }
     fn first(&self) -> Result<Option<Pair>, StoreError>;
     fn last(&self) -> Result<Option<Pair>, StoreError>;
     /// Applies every write of the batch, or none of them, even across a crash.

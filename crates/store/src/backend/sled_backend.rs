@@ -58,6 +58,20 @@ impl Tree for SledTree {
         self.0.scan_prefix(prefix).map(pair).collect()
     }
 
+    fn for_each_prefix(
+        &self,
+        prefix: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        for r in self.0.scan_prefix(prefix) {
+            let (k, v) = r.map_err(err)?;
+            if !visit(&k, &v) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<Pair>, StoreError> {
         if start >= end {
             return Ok(Vec::new());

@@ -120,6 +120,8 @@ fn admin(login: &str) -> Administrator {
         email: None,
         api_tokens: Vec::new(),
         created_at: 1_000,
+        passphrase: None,
+        failed_logins: Default::default(),
     }
 }
 
@@ -1383,6 +1385,8 @@ fn restore_replaces_global_data_but_keeps_the_cluster_and_the_restoring_admin() 
         email: None,
         api_tokens: vec![],
         created_at: 1,
+        passphrase: None,
+        failed_logins: Default::default(),
     };
     let outcome = f.one(Command::RestoreState {
         entries: entries.clone(),

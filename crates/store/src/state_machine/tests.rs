@@ -128,6 +128,8 @@ fn admin(login: &str) -> Administrator {
             created_at: 1_000,
         }],
         created_at: 1_000,
+        passphrase: None,
+        failed_logins: Default::default(),
     }
 }
 

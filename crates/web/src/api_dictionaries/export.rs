@@ -120,18 +120,8 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
 /// MS-DOS date and time of a UTC instant, as ZIP headers store them.
 fn dos_time(unix_millis: u64) -> (u16, u16) {
     let secs = unix_millis / 1000;
-    let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::logbook::civil_date(secs / 86_400);
     if year < 1980 {
         return (0, (1 << 5) | 1);
     }

@@ -21,13 +21,68 @@ use signet_model::Administrator;
 use tower::ServiceExt;
 
 use crate::session::{CSRF_HEADER, SESSION_COOKIE, Session};
+
+// The data pages (consumers, keys, mail, policy, services) and their shared helpers.
+mod consumers;
+mod dictionaries;
+mod forms;
+mod keys;
+mod mail;
+mod policy;
+mod rule_choices;
+mod rule_editor;
+mod rule_form;
+mod services;
 use crate::{AppState, Problem};
+
+// The frame's own pages: login, setup assistant, overview, system pages, logs.
+mod admins;
+pub mod graphs;
+mod login;
+mod logs;
+mod overview;
+pub mod setup;
+mod setup_join_restore;
+mod system;
+mod widgets;
+
+/// What this node runs and where (from its configuration), for the overview and Network pages.
+#[derive(Debug, Default, Clone)]
+pub struct NodeFacts {
+    /// The admin listener (UI and API).
+    pub admin_address: String,
+    /// The name in greetings and Received fields.
+    pub hostname: String,
+    /// gateway or internal.
+    pub placement: String,
+    pub listeners: Vec<Listener>,
+}
+
+/// One listening service of this node.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    pub service: String,
+    pub address: String,
+}
 
 /// The UI's routes (merged into the admin router before the API fallback).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/ui/style.css", get(style))
+        .merge(login::routes())
+        .merge(setup::routes())
+        .merge(overview::routes())
+        .merge(logs::routes())
+        .merge(admins::routes())
+        .merge(system::routes())
+        .merge(consumers::routes())
+        .merge(keys::routes())
+        .merge(mail::routes())
+        .merge(dictionaries::routes())
+        .merge(policy::routes())
+        .merge(rule_editor::routes())
+        .merge(services::routes())
 }
 
 async fn home(admin: Option<UiAdmin>) -> Redirect {
@@ -63,6 +118,8 @@ impl FromRequestParts<AppState> for UiAdmin {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let to_login = || Redirect::to("/login").into_response();
+        // The idle timeout is an administration setting; apply it before judging the session.
+        crate::auth::apply_idle_timeout(state);
         let session = state
             .sessions
             .from_headers(&parts.headers)
@@ -74,6 +131,11 @@ impl FromRequestParts<AppState> for UiAdmin {
             .ok()
             .flatten()
             .ok_or_else(to_login)?;
+        // A temporary or expired passphrase must be changed before anything else.
+        let path = parts.uri.path();
+        if session.must_change_passphrase && path != "/system/passphrase" && path != "/logout" {
+            return Err(Redirect::to("/system/passphrase").into_response());
+        }
         Ok(UiAdmin { admin, session })
     }
 }
@@ -196,6 +258,7 @@ pub const NAVIGATION: &[(&str, &[(&str, &str)])] = &[
             ("Network", "/system/network"),
             ("Certificates", "/system/certificates"),
             ("Logs", "/system/logs"),
+            ("Administration settings", "/system/administration"),
         ],
     ),
 ];
@@ -227,7 +290,7 @@ pub fn page(
             body {
                 header.top {
                     a.brand href="/overview" { "Signet" }
-                    span.who { (who.admin.login) " · " (format!("{:?}", who.admin.role)) }
+                    span.who { (who.admin.login) " · " (who.admin.role.as_str()) }
                     form.logout method="post" action="/logout" {
                         input type="hidden" name="csrf" value=(who.session.csrf);
                         button type="submit" { "Log out" }
