@@ -155,6 +155,12 @@ pub enum BackupCmd {
         #[arg(long)]
         passphrase_file: Option<PathBuf>,
     },
+    /// Download backup NAME (a file name from `list`) into FILE.
+    Download {
+        name: String,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
 }
 
 /// The passphrase from a file (first line) or SIGNET_PASSPHRASE.
@@ -535,6 +541,9 @@ pub async fn unlock(
 pub async fn backup(api: ApiClient, cmd: &BackupCmd, json_out: bool) -> anyhow::Result<()> {
     let api = api.with_timeout(Duration::from_secs(1800));
     let v = match cmd {
+        BackupCmd::Download { name, output } => {
+            return crate::system_cli::download_backup(api, name, output, json_out).await;
+        }
         BackupCmd::Create { name } => {
             with_progress(
                 "writing the backup on the server",

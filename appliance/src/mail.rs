@@ -119,7 +119,8 @@ pub struct MailConfig {
     pub route: Vec<MailRoute>,
     /// Archive servers named by "Send copy to alternate archive server" rules.
     pub archive_server: Vec<signet_mailpath::archive::ArchiveServer>,
-    /// Keyservers named by rules' Key Search lists (`keys.$ADDRESS_DOMAIN` is built in).
+    /// Node-local additions to the cluster's keyserver list (`signet keyserver`), named by
+    /// rules' Key Search lists; the replicated entry wins for a name in both.
     pub keyserver: Vec<signet_keyserver::Keyserver>,
     /// Seconds one keyserver may take (default 10).
     pub keyserver_timeout_secs: Option<u64>,
@@ -269,6 +270,55 @@ impl MailQueue for QueueView {
     }
 }
 
+/// Keeps delivery's static routes equal to the configuration's plus those added through the
+/// API (node-local store; these win for a domain). The API signals each change, so a route
+/// takes effect at once, without a restart.
+async fn follow_local_routes(
+    node: Arc<Node>,
+    configured: Vec<MailRoute>,
+    queue: Arc<Queue<MailService, DnsResolver>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let local = node.local_store();
+    let listed: Vec<signet_store::local::LocalMailRoute> = configured
+        .iter()
+        .map(|r| signet_store::local::LocalMailRoute {
+            domain: r.domain.trim().to_ascii_lowercase(),
+            host: r.host.clone(),
+            port: r.port,
+        })
+        .collect();
+    if let Err(e) = local.set_configured_mail_routes(&listed) {
+        tracing::warn!(error = %e, "cannot record the configured mail routes for the API");
+    }
+    loop {
+        match local.mail_routes() {
+            Ok(added) => {
+                let routes =
+                    MailRoutes::new(configured.iter().cloned().chain(added.into_iter().map(|r| {
+                        MailRoute {
+                            domain: r.domain,
+                            host: r.host,
+                            port: r.port,
+                        }
+                    })));
+                if let Ok(mut current) = queue.transport().routes.write()
+                    && *current != routes
+                {
+                    *current = routes;
+                    tracing::info!("mail routes changed");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read this node's mail routes"),
+        }
+        tokio::select! {
+            _ = local.mail_routes_changed() => {}
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
 /// Starts the queue and every configured proxy; they stop when `stop` turns true. A member
 /// without proxies runs no queue.
 pub async fn start(
@@ -333,6 +383,12 @@ pub async fn start(
         let _ = rx.wait_for(|s| *s).await;
     };
     let mut tasks = vec![tokio::spawn(queue.clone().run(stopped(stop.clone())))];
+    tasks.push(tokio::spawn(follow_local_routes(
+        node.clone(),
+        config.route.clone(),
+        queue.clone(),
+        stop.clone(),
+    )));
     // STARTTLS uses the member's certificate, without the admin listener's ALPN list.
     let tls = tls.map(|t| {
         let mut c = (*t).clone();

@@ -84,6 +84,12 @@ enum Top {
     /// This member's mail queue: list, delete, retry.
     #[command(subcommand)]
     Queue(signet_appliance::queue_cli::QueueCmd),
+    /// Keyservers for key lookup (replicated): list, add, remove, order.
+    #[command(subcommand)]
+    Keyserver(signet_appliance::keyserver_cli::KeyserverCmd),
+    /// This node's static mail routes: list, add, remove.
+    #[command(subcommand)]
+    Route(signet_appliance::route_cli::RouteCmd),
     /// Message templates: list, show, set, revert.
     #[command(subcommand)]
     Template(signet_appliance::template_cli::TemplateCmd),
@@ -113,6 +119,27 @@ enum Top {
     /// Appliance updates: verify a signed update file, apply it to the inactive root slot.
     #[command(subcommand)]
     Update(signet_appliance::update_cli::UpdateCmd),
+    /// This member's log, newest first; --export prints the text file (oldest first).
+    Logs {
+        /// error, warn, info, debug or trace: that level and the more severe ones.
+        #[arg(long)]
+        level: Option<String>,
+        /// mail, keyserver, admin, cluster or system.
+        #[arg(long)]
+        component: Option<String>,
+        /// Only events containing this text (case-insensitive).
+        #[arg(long)]
+        query: Option<String>,
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long)]
+        export: bool,
+    },
+    /// This member's activity samples (messages and CPU use) of the last 24 hours.
+    Activity,
+    /// The admin port's certificate: show, replace.
+    #[command(subcommand)]
+    Certificate(signet_appliance::system_cli::CertificateCmd),
 }
 
 #[derive(Subcommand)]
@@ -304,6 +331,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Top::Policy(cmd) => signet_appliance::policy_cli::run(client(&cli)?, cmd, j).await,
         Top::Queue(cmd) => signet_appliance::queue_cli::run(client(&cli)?, cmd, j).await,
         Top::Template(cmd) => signet_appliance::template_cli::run(client(&cli)?, cmd, j).await,
+        Top::Keyserver(cmd) => signet_appliance::keyserver_cli::run(client(&cli)?, cmd, j).await,
+        Top::Route(cmd) => signet_appliance::route_cli::run(client(&cli)?, cmd, j).await,
         Top::Vd(cmd) => signet_appliance::vd_cli::run(client(&cli)?, cmd, j).await,
         Top::Admin(cmd) => signet_appliance::admin_cli::run(client(&cli)?, cmd, j).await,
         Top::Audit { limit, query } => {
@@ -313,6 +342,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Top::Trusted(cmd) => signet_appliance::keys_cli::trusted(client(&cli)?, cmd, j).await,
         Top::Backup(cmd) => signet_appliance::keys_cli::backup(client(&cli)?, cmd, j).await,
         Top::Update(cmd) => signet_appliance::update_cli::run(cmd),
+        Top::Logs {
+            level,
+            component,
+            query,
+            limit,
+            export,
+        } => {
+            let args = signet_appliance::system_cli::LogsArgs {
+                level: level.as_deref(),
+                component: component.as_deref(),
+                query: query.as_deref(),
+                limit: *limit,
+                export: *export,
+            };
+            signet_appliance::system_cli::logs(client(&cli)?, &args, j).await
+        }
+        Top::Activity => signet_appliance::system_cli::activity(client(&cli)?, j).await,
+        Top::Certificate(cmd) => {
+            signet_appliance::system_cli::certificate(client(&cli)?, cmd, j).await
+        }
         Top::Domain(cmd) => {
             let api = client(&cli)?;
             match cmd {

@@ -35,6 +35,8 @@ pub struct StateFacts {
     pub policy: Arc<PreparedPolicy>,
     pub dictionaries: Arc<MemoryDictionaries>,
     pub learn_mode: bool,
+    /// The cluster's lookup keyservers, in search order (Keys > Keyservers).
+    pub keyservers: Arc<Vec<signet_model::LookupKeyserver>>,
 }
 
 struct Versioned {
@@ -68,6 +70,7 @@ impl MailCache {
             policy: Arc::new(policy),
             dictionaries: Arc::new(dictionaries),
             learn_mode: view.learn_mode()?,
+            keyservers: Arc::new(view.keyservers()?),
         });
         if let Some(version) = version
             && let Ok(mut cached) = self.state.lock()

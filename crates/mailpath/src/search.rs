@@ -13,25 +13,54 @@
 //!   from a signature that verified.
 
 use signet_keyserver::harvest::HarvestSource;
-use signet_keyserver::{Keyserver, SearchOptions, harvest, search_in_order};
+use signet_keyserver::{Keyserver, KeyserverKind, SearchOptions, harvest, search_in_order};
+use signet_model::{LookupKeyserver, LookupKeyserverKind};
 use signet_smtp::DeliveryError;
 use signet_smtp::spool::Envelope;
 use signet_store::{Command, Node, now_millis};
 
 use crate::service::MailSettings;
 
-/// The keyserver a rule names (by description, case-insensitive), or the built-in
-/// `keys.$ADDRESS_DOMAIN` entry.
-fn keyserver(settings: &MailSettings, name: &str) -> Option<Keyserver> {
+/// The keyserver a rule names (by description, case-insensitive): the built-in
+/// `keys.$ADDRESS_DOMAIN` entry, else the cluster's replicated list, else the node's own
+/// `[[mail.keyserver]]` entries (a name in both: the replicated one wins).
+fn keyserver(
+    settings: &MailSettings,
+    replicated: &[LookupKeyserver],
+    name: &str,
+) -> Option<Keyserver> {
     let builtin = Keyserver::address_domain();
     if name.eq_ignore_ascii_case(&builtin.description) {
         return Some(builtin);
+    }
+    if let Some(k) = replicated.iter().find(|k| k.is_named(name)) {
+        return Some(from_replicated(k));
     }
     settings
         .keyservers
         .iter()
         .find(|k| k.description.eq_ignore_ascii_case(name))
         .cloned()
+}
+
+fn from_replicated(k: &LookupKeyserver) -> Keyserver {
+    let kind = match k.kind {
+        LookupKeyserverKind::PgpLdap => KeyserverKind::PgpLdap,
+        LookupKeyserverKind::PgpLdaps => KeyserverKind::PgpLdaps,
+        LookupKeyserverKind::X509Ldap => KeyserverKind::X509Ldap,
+        LookupKeyserverKind::X509Ldaps => KeyserverKind::X509Ldaps,
+        LookupKeyserverKind::Hkp => KeyserverKind::Hkp,
+        LookupKeyserverKind::Hkps => KeyserverKind::Hkps,
+        LookupKeyserverKind::Wkd => KeyserverKind::Wkd,
+    };
+    Keyserver {
+        description: k.name.clone(),
+        kind,
+        host: k.host.clone(),
+        port: k.port,
+        base_dn: k.base_dn.clone(),
+        trusted: k.trusted,
+    }
 }
 
 fn options(settings: &MailSettings) -> SearchOptions {
@@ -46,6 +75,7 @@ fn options(settings: &MailSettings) -> SearchOptions {
 pub async fn find_keys(
     node: &Node,
     settings: &MailSettings,
+    replicated: &[LookupKeyserver],
     wanted: &[(String, Vec<String>)],
 ) -> Result<(), DeliveryError> {
     let options = options(settings);
@@ -57,7 +87,7 @@ pub async fn find_keys(
         let servers: Vec<Keyserver> = names
             .iter()
             .filter_map(|n| {
-                let k = keyserver(settings, n);
+                let k = keyserver(settings, replicated, n);
                 if k.is_none() {
                     tracing::warn!(keyserver = %n, "a rule names a keyserver that is not configured");
                 }
@@ -126,5 +156,53 @@ pub async fn harvest_keys(node: &Node, envelope: &Envelope, message: &[u8]) {
         if let Err(e) = node.execute(Command::CacheKey { key: entry }).await {
             tracing::warn!(error = %e, "cannot cache a harvested key");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toml_entry(description: &str, host: &str) -> Keyserver {
+        Keyserver {
+            description: description.into(),
+            kind: KeyserverKind::Hkp,
+            host: host.into(),
+            port: None,
+            base_dn: None,
+            trusted: false,
+        }
+    }
+
+    #[test]
+    fn the_replicated_list_wins_over_the_nodes_own_entries() {
+        let settings = MailSettings {
+            keyservers: vec![
+                toml_entry("Partner", "toml.example.net"),
+                toml_entry("Local only", "local.example.net"),
+            ],
+            ..MailSettings::default()
+        };
+        let replicated = [LookupKeyserver {
+            name: "partner".into(),
+            kind: LookupKeyserverKind::PgpLdap,
+            host: "replicated.example.net".into(),
+            port: Some(3389),
+            base_dn: Some("o=Partner".into()),
+            trusted: true,
+        }];
+        let found = keyserver(&settings, &replicated, "PARTNER");
+        let found = found.as_ref();
+        assert_eq!(
+            found.map(|k| k.host.as_str()),
+            Some("replicated.example.net")
+        );
+        assert_eq!(found.map(|k| k.kind), Some(KeyserverKind::PgpLdap));
+        assert_eq!(found.map(Keyserver::port), Some(3389));
+        assert!(found.is_some_and(Keyserver::keys_trusted));
+        let local = keyserver(&settings, &replicated, "local only");
+        assert_eq!(local.map(|k| k.host), Some("local.example.net".to_string()));
+        assert!(keyserver(&settings, &replicated, "keys.$ADDRESS_DOMAIN").is_some());
+        assert!(keyserver(&settings, &replicated, "unknown").is_none());
     }
 }

@@ -120,7 +120,19 @@ impl MailPath for MailService {
     ) -> Result<Vec<Outgoing>, DeliveryError> {
         let mut processed = self.process_in_pool(envelope, message, false).await?;
         if !processed.needs_search.is_empty() {
-            crate::search::find_keys(&self.node, &self.settings(), &processed.needs_search).await?;
+            let replicated = self
+                .cache
+                .state(self.node.local())
+                .map_err(|e| DeliveryError::Temporary(e.to_string()))?
+                .keyservers
+                .clone();
+            crate::search::find_keys(
+                &self.node,
+                &self.settings(),
+                &replicated,
+                &processed.needs_search,
+            )
+            .await?;
             processed = self.process_in_pool(envelope, message, true).await?;
         }
         if envelope.direction == Direction::Inbound {

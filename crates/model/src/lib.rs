@@ -12,6 +12,7 @@ mod consumer;
 mod dictionary;
 mod domain;
 mod keys;
+pub mod lookup_keyserver;
 mod settings;
 
 pub use admin::{AdminRole, Administrator, ApiToken, FailedLogins, PassphraseRecord, Permission};
@@ -25,6 +26,7 @@ pub use keys::{
     IgnitionKey, KeyMode, ManagedKey, OrganizationItem, OrganizationItemKind, RevokedCertificate,
     Sealed, SmimeCertificate, TrustFlags, TrustedItem,
 };
+pub use lookup_keyserver::{LookupKeyserver, LookupKeyserverKind};
 pub use settings::{BackupSchedule, Setting, SettingName};
 pub mod template;
 pub mod verified_directory;

@@ -227,6 +227,20 @@ pub enum Command {
         issue_tokens: Vec<signet_model::VdToken>,
         spend_tokens: Vec<String>,
     },
+    /// Adds a lookup keyserver at the end of the list, or replaces the one named `name`
+    /// (keeping its place) when `replace` is set. The proposer checked it.
+    PutKeyserver {
+        name: String,
+        keyserver: signet_model::LookupKeyserver,
+        replace: bool,
+    },
+    RemoveKeyserver {
+        name: String,
+    },
+    /// Puts the keyservers in this order; `names` must list each one exactly once.
+    ReorderKeyservers {
+        names: Vec<String>,
+    },
 }
 
 /// What a command did, when it was applied.

@@ -48,6 +48,16 @@ pub enum PendingChange {
     Leave,
 }
 
+/// A static mail route added through the API (Mail > Mail Routes): node-local, used by
+/// delivery together with the routes in the node's configuration (these win for a domain).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalMailRoute {
+    /// A lower-case domain, or `*` for every domain without a route of its own.
+    pub domain: String,
+    pub host: String,
+    pub port: u16,
+}
+
 pub const LABEL_CA_KEY: &str = "cluster CA key";
 pub const LABEL_NODE_KEY: &str = "member TLS key";
 pub const LABEL_DATA_KEY: &str = "cluster data key";
@@ -57,18 +67,26 @@ const IDENTITY: &[u8] = b"cluster-identity";
 const ADMIN_TLS: &[u8] = b"admin-tls";
 const PENDING: &[u8] = b"pending-change";
 const BOOTSTRAP: &[u8] = b"bootstrap-pending";
+const MAIL_ROUTES: &[u8] = b"mail-routes";
+const CONFIGURED_MAIL_ROUTES: &[u8] = b"mail-routes-configured";
 
 #[derive(Clone)]
 pub struct LocalStore {
     backend: Arc<dyn Backend>,
     node: Arc<dyn Tree>,
+    /// Signalled when the API changes the mail routes, so delivery follows at once.
+    routes_changed: Arc<tokio::sync::Notify>,
 }
 
 impl LocalStore {
     pub fn open(dir: &std::path::Path) -> Result<Self, StoreError> {
         let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(dir)?);
         let node = backend.tree("node")?;
-        Ok(LocalStore { backend, node })
+        Ok(LocalStore {
+            backend,
+            node,
+            routes_changed: Arc::default(),
+        })
     }
 
     fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
@@ -118,6 +136,53 @@ impl LocalStore {
     pub fn set_bootstrap_pending(&self, pending: bool) -> Result<(), StoreError> {
         self.put(BOOTSTRAP, Some(&pending))
     }
+
+    /// The mail routes added through the API, by domain.
+    pub fn mail_routes(&self) -> Result<Vec<LocalMailRoute>, StoreError> {
+        Ok(self.get(MAIL_ROUTES)?.unwrap_or_default())
+    }
+
+    /// Adds or replaces the route for its domain (lower-cased).
+    pub fn put_mail_route(&self, mut route: LocalMailRoute) -> Result<(), StoreError> {
+        route.domain = route.domain.trim().to_ascii_lowercase();
+        let mut routes = self.mail_routes()?;
+        routes.retain(|r| r.domain != route.domain);
+        routes.push(route);
+        routes.sort_by(|a, b| a.domain.cmp(&b.domain));
+        self.put(MAIL_ROUTES, Some(&routes))?;
+        self.routes_changed.notify_one();
+        Ok(())
+    }
+
+    /// Resolves after the next change of the API's mail routes (one made since the last call
+    /// counts too).
+    pub async fn mail_routes_changed(&self) {
+        self.routes_changed.notified().await
+    }
+
+    /// Removes the API route for `domain`; false when there was none.
+    pub fn remove_mail_route(&self, domain: &str) -> Result<bool, StoreError> {
+        let domain = domain.trim().to_ascii_lowercase();
+        let mut routes = self.mail_routes()?;
+        let before = routes.len();
+        routes.retain(|r| r.domain != domain);
+        if routes.len() == before {
+            return Ok(false);
+        }
+        self.put(MAIL_ROUTES, Some(&routes))?;
+        self.routes_changed.notify_one();
+        Ok(true)
+    }
+
+    /// The routes in the node's configuration file, as the mail service last started with
+    /// them (so the API can list them; they change only with the file and a restart).
+    pub fn configured_mail_routes(&self) -> Result<Vec<LocalMailRoute>, StoreError> {
+        Ok(self.get(CONFIGURED_MAIL_ROUTES)?.unwrap_or_default())
+    }
+
+    pub fn set_configured_mail_routes(&self, routes: &[LocalMailRoute]) -> Result<(), StoreError> {
+        self.put(CONFIGURED_MAIL_ROUTES, Some(&routes.to_vec()))
+    }
 }
 
 impl ClusterIdentity {
@@ -159,5 +224,30 @@ impl ClusterIdentity {
             cluster_id,
             node_id: 1,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mail_routes_add_replace_remove() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let store = LocalStore::open(dir.path())?;
+        let route = |d: &str, port| LocalMailRoute {
+            domain: d.into(),
+            host: "mx.example.net".into(),
+            port,
+        };
+        store.put_mail_route(route("Example.COM", 25))?;
+        store.put_mail_route(route("*", 2525))?;
+        store.put_mail_route(route("example.com", 26))?;
+        let routes = store.mail_routes()?;
+        assert_eq!(routes, vec![route("*", 2525), route("example.com", 26)]);
+        assert!(store.remove_mail_route("EXAMPLE.com")?);
+        assert!(!store.remove_mail_route("example.com")?);
+        assert_eq!(store.mail_routes()?, vec![route("*", 2525)]);
+        Ok(())
     }
 }

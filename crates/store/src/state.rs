@@ -320,6 +320,9 @@ pub(crate) fn apply(txn: &mut Txn<'_>, command: &Command) -> Result<CommandOutco
         Command::SetVdSettings { .. } | Command::UpdateVerifiedDirectory { .. } => {
             verified_directory::apply(txn, command)
         }
+        Command::PutKeyserver { .. }
+        | Command::RemoveKeyserver { .. }
+        | Command::ReorderKeyservers { .. } => keyservers::apply(txn, command),
     }
 }
 
@@ -591,6 +594,7 @@ mod admins;
 mod dictionaries;
 mod keycache;
 mod keyring;
+mod keyservers;
 mod templates;
 mod verified_directory;
 pub use keyring::REPLACE_ORGANIZATION_KEY_WARNING;

@@ -37,6 +37,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api_keycache::routes())
         .merge(crate::api_system::routes())
         .merge(crate::api_trusted::routes())
+        .merge(crate::api_keyservers::routes())
+        .merge(crate::api_routes::routes())
         .merge(crate::api_policy::routes())
         .merge(crate::api_queue::routes())
         .merge(crate::api_templates::routes())

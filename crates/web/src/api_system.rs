@@ -1,7 +1,8 @@
 //! `/api/v1` routes for the setup assistant's core and for backups.
 
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -26,6 +27,7 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/backups/schedule",
             get(show_schedule).put(set_schedule),
         )
+        .route("/api/v1/backups/{name}", get(download_backup))
         .route(
             "/api/v1/backups/restore",
             post(restore).layer(DefaultBodyLimit::max(RESTORE_LIMIT)),
@@ -203,6 +205,42 @@ async fn create_backup(
 async fn list_backups(admin: Admin, State(s): State<AppState>) -> ApiResult {
     admin.require(Permission::ViewSettings)?;
     to_json(&backup::list(&s.node))
+}
+
+/// One backup file, as it is on disk (encrypted to the Organization Key). It holds every
+/// private key the cluster keeps, so it needs the right to export private keys as well as to
+/// make backups.
+async fn download_backup(
+    admin: Admin,
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, Problem> {
+    admin.require(Permission::ConfigureSystem)?;
+    admin.require(Permission::ExportPrivateKeys)?;
+    let path = backup::find(&s.node, &name)?;
+    let file_name = path
+        .file_name()
+        .and_then(|f| f.to_str())
+        .unwrap_or("backup.pgp")
+        .to_string();
+    let bytes = tokio::fs::read(&path).await.map_err(|e| {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read backup {file_name}: {e}"),
+        )
+    })?;
+    tracing::info!(target: "signet::audit", file = %file_name, admin = %admin.0.login, "backup downloaded");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 async fn show_schedule(admin: Admin, State(s): State<AppState>) -> ApiResult {

@@ -148,6 +148,30 @@ pub fn list(node: &Node) -> Vec<BackupSummary> {
     out
 }
 
+/// The path of the listed backup whose file name is `name` (`.pgp` may be left off). Only a
+/// plain file name that is in the backup folder's listing is accepted, so no other file can be
+/// reached through it.
+pub fn find(node: &Node, name: &str) -> KeyResult<PathBuf> {
+    if name.is_empty() || name.contains(['/', '\\', '\0']) || name.starts_with('.') {
+        return Err(KeyError::Invalid(format!(
+            "backup {name:?}: give a file name from the backup list"
+        )));
+    }
+    let wanted = if name.ends_with(".pgp") {
+        name.to_string()
+    } else {
+        format!("{name}.pgp")
+    };
+    list(node)
+        .into_iter()
+        .map(|b| PathBuf::from(b.file))
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|f| f.to_str() == Some(wanted.as_str()))
+        })
+        .ok_or_else(|| KeyError::NotFound(format!("no backup named {wanted:?}")))
+}
+
 fn prune(dir: &Path, keep: usize) {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()

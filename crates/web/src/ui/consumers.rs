@@ -15,7 +15,7 @@ use signet_model::Permission;
 use super::forms::confirm_page;
 use super::forms::{FlashQuery, csrf_refused, done, enc, failed, may, text, unavailable, when};
 use super::page;
-use super::widgets::read;
+use super::widgets::{Action, CsrfForm, Posted, field, post_button, read, token};
 use super::{UiAdmin, api_call, csrf_field, csrf_ok};
 use crate::AppState;
 
@@ -31,6 +31,15 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/consumers/user/{email}/delete",
             get(confirm_delete).post(delete),
+        )
+        .route("/consumers/user/{email}/keys", post(add_key))
+        .route(
+            "/consumers/user/{email}/keys/{fingerprint}/revoke",
+            post(revoke_key),
+        )
+        .route(
+            "/consumers/user/{email}/keys/{fingerprint}/delete",
+            get(confirm_delete_key).post(delete_key),
         )
 }
 
@@ -307,7 +316,8 @@ async fn user(
                 dt { "Added" } dd { (when(u, "created_at")) }
             }
             h2 { "Keys" }
-            (keys_table(u))
+            (keys_table(&who, &email, u))
+            (add_key_form(&who, &email, text(u, "kind") == "external"))
             p {
                 @if may(&who, Permission::AddUsers) {
                     a.button.danger href=(format!("/consumers/user/{}/delete", enc(&email))) { "Delete this user" }
@@ -320,13 +330,21 @@ async fn user(
     page(&format!("User {email}"), current, &who, flash.flash(), body)
 }
 
-fn keys_table(u: &Value) -> Markup {
+fn keys_table(who: &UiAdmin, email: &str, u: &Value) -> Markup {
     let keys = u["keys"].as_array().cloned().unwrap_or_default();
+    let allowed = may(who, Permission::ManageUsers);
+    let key_path = |k: &Value, action: &str| {
+        format!(
+            "/consumers/user/{}/keys/{}/{action}",
+            enc(email),
+            enc(text(k, "fingerprint"))
+        )
+    };
     html! {
         @if keys.is_empty() { p.muted { "This user has no key." } }
         @else {
             table.keys {
-                thead { tr { th { "Fingerprint" } th { "Mode" } th { "Algorithm" } th { "User IDs" } th { "Created" } th { "State" } } }
+                thead { tr { th { "Fingerprint" } th { "Mode" } th { "Algorithm" } th { "User IDs" } th { "Created" } th { "State" } th { "Actions" } } }
                 tbody {
                     @for k in &keys {
                         tr {
@@ -340,12 +358,137 @@ fn keys_table(u: &Value) -> Markup {
                                 @else { span.badge.ok { "valid" } }
                                 @if k["organization_certified"] == true { " " span.badge { "certified by the Organization Key" } }
                             }
+                            td {
+                                @if !k["revoked_at"].is_u64() {
+                                    (post_button(&who.session, &key_path(k, "revoke"), "Revoke", "small danger", !allowed))
+                                }
+                                @if allowed {
+                                    a.button.small.danger href=(key_path(k, "delete")) { "Delete" }
+                                } @else {
+                                    button.small.danger type="button" disabled { "Delete" }
+                                }
+                            }
                         }
                     }
                 }
             }
         }
     }
+}
+
+/// Adding a key: a new server-generated key (SKM, replacing the one mail uses) or the user's
+/// own public key (CKM, GKM or SCKM, armored).
+fn add_key_form(who: &UiAdmin, email: &str, external: bool) -> Markup {
+    let allowed = may(who, Permission::ManageUsers);
+    html! {
+        form.add-key method="post" action=(format!("/consumers/user/{}/keys", enc(email))) {
+            (csrf_field(&who.session))
+            h3 { "Add a key" }
+            label for="key-mode" { "Key mode" }
+            select #key-mode name="mode" disabled[!allowed] {
+                @if !external { option value="SKM" selected { "SKM: the server generates a new key" } }
+                option value="CKM" { "CKM: the user's own key (public key below)" }
+                option value="GKM" { "GKM: the user's own key, kept by the user" }
+                @if !external { option value="SCKM" { "SCKM: the user's key pair (below)" } }
+            }
+            label for="key-algorithm" { "Algorithm (generated keys)" }
+            select #key-algorithm name="algorithm" disabled[!allowed] {
+                option value="" selected { "cv25519 (default)" }
+                option value="rsa2048" { "rsa2048" }
+                option value="rsa3072" { "rsa3072" }
+                option value="rsa4096" { "rsa4096" }
+            }
+            label for="key-text" { "Key (armored; leave empty to generate)" }
+            textarea #key-text name="key" rows="6" disabled[!allowed] {}
+            div.buttons { button type="submit" disabled[!allowed] { "Add key" } }
+        }
+    }
+}
+
+async fn add_key(
+    who: UiAdmin,
+    State(s): State<AppState>,
+    Path(email): Path<String>,
+    Form(f): Form<Posted>,
+) -> Response {
+    let back = format!("/consumers/user/{}", enc(&email));
+    let key = Some(field(&f, "key")).filter(|k| !k.is_empty());
+    let algorithm = Some(field(&f, "algorithm")).filter(|a| !a.is_empty());
+    let mode = Some(field(&f, "mode")).filter(|m| !m.is_empty());
+    Action::new(
+        Method::POST,
+        format!("/api/v1/users/{}/keys", enc(&email)),
+        &back,
+    )
+    .body(json!({ "mode": mode, "algorithm": algorithm, "key": key }))
+    .refusal("No key was added: ")
+    .run_with(&s, &who, token(&f), |k| {
+        format!("Key {} added.", text(k, "fingerprint"))
+    })
+    .await
+}
+
+async fn revoke_key(
+    who: UiAdmin,
+    State(s): State<AppState>,
+    Path((email, fingerprint)): Path<(String, String)>,
+    Form(f): Form<Posted>,
+) -> Response {
+    let back = format!("/consumers/user/{}", enc(&email));
+    Action::new(
+        Method::POST,
+        format!(
+            "/api/v1/users/{}/keys/{}/revoke",
+            enc(&email),
+            enc(&fingerprint)
+        ),
+        &back,
+    )
+    .refusal("The key was not revoked: ")
+    .run(&s, &who, token(&f), &format!("Key {fingerprint} revoked."))
+    .await
+}
+
+async fn confirm_delete_key(
+    who: UiAdmin,
+    Path((email, fingerprint)): Path<(String, String)>,
+) -> Markup {
+    let back = format!("/consumers/user/{}", enc(&email));
+    confirm_page(
+        &who,
+        "Delete key",
+        "/consumers/internal",
+        &format!(
+            "Delete key {fingerprint} of {email}? The server forgets it (and its private key, if it holds one). Revoking instead keeps a record."
+        ),
+        &format!(
+            "/consumers/user/{}/keys/{}/delete",
+            enc(&email),
+            enc(&fingerprint)
+        ),
+        &back,
+    )
+}
+
+async fn delete_key(
+    who: UiAdmin,
+    State(s): State<AppState>,
+    Path((email, fingerprint)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let back = format!("/consumers/user/{}", enc(&email));
+    Action::new(
+        Method::DELETE,
+        format!("/api/v1/users/{}/keys/{}", enc(&email), enc(&fingerprint)),
+        &back,
+    )
+    .unless_confirmed(
+        form.confirmed(),
+        "The key was not deleted: the deletion was not confirmed.",
+    )
+    .refusal("The key was not deleted: ")
+    .run(&s, &who, &form.csrf, &format!("Key {fingerprint} deleted."))
+    .await
 }
 
 async fn confirm_delete(who: UiAdmin, Path(email): Path<String>) -> Markup {

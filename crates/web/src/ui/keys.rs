@@ -33,7 +33,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/keys/cache/{id}/purge", post(purge_one))
         .route("/keys/cache/{id}/trust", post(trust))
-        .route("/keys/keyservers", get(keyservers))
+        .route("/keys/keyservers", get(keyservers).post(add_keyserver))
+        .route("/keys/keyservers/{name}/remove", post(remove_keyserver))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -447,7 +448,13 @@ async fn trust(
         .await
 }
 
-async fn keyservers(who: UiAdmin, State(s): State<AppState>) -> Markup {
+async fn keyservers(
+    who: UiAdmin,
+    State(s): State<AppState>,
+    Query(q): Query<FlashQuery>,
+) -> Markup {
+    let list = read(&s, &who, "/api/v1/keyservers").await;
+    let can = may(&who, Permission::ConfigureSystem);
     let chains = read(&s, &who, "/api/v1/policy/export").await;
     // The keyservers the policy searches are the ones its rules name on their Key Search tab.
     let mut named: Vec<(String, String, String)> = Vec::new();
@@ -466,7 +473,61 @@ async fn keyservers(who: UiAdmin, State(s): State<AppState>) -> Markup {
     }
     let body = html! {
         p { "When no internal user, external user or cached key answers for a recipient, the gateway searches the keyservers on the matching rule's " em { "Key search" } " list, in order, and keeps what it finds in the " a href="/keys/cache" { "key cache" } ". " code { "keys.<recipient's domain>" } " is built in." }
-        p { "The keyservers themselves are configured per member in " code { "signetd.toml" } ", one " code { "[[mail.keyserver]]" } " table each (" code { "description" } ", " code { "kind" } ", " code { "host" } ", " code { "port" } ", " code { "base_dn" } ", " code { "trusted" } "), with " code { "keyserver_timeout_secs" } " under " code { "[mail]" } "; rules name them by description. See docs/mail.md and docs/keysearch.md." }
+        p { "The list below is the cluster's (every member uses it); rules name its entries by name. A member's own " code { "[[mail.keyserver]]" } " tables in " code { "signetd.toml" } " are added after it, for that member only (a name in both: the list's entry wins). See docs/keysearch.md." }
+        @match &list {
+            Err(p) => (unavailable("The keyservers", p)),
+            Ok(v) => {
+                @let items = v.as_array().cloned().unwrap_or_default();
+                @if items.is_empty() { p.muted { "No keyservers in the list." } }
+                @else {
+                    table.keyservers {
+                        thead { tr { th { "Order" } th { "Name" } th { "Type" } th { "Host" } th { "Port" } th { "Base DN" } th { "Trusted" } th { "" } } }
+                        tbody {
+                            @for k in &items {
+                                tr {
+                                    td { (k["order"]) }
+                                    td { (text(k, "name")) }
+                                    td { (text(k, "kind")) }
+                                    td { code { (text(k, "host")) } }
+                                    td { @if let Some(p) = k["port"].as_u64() { (p) } @else { span.muted { "default" } } }
+                                    td { (text(k, "base_dn")) }
+                                    td { @if k["trusted"] == true { "yes" } @else { "no" } }
+                                    td { (post_button(&who.session, &format!("/keys/keyservers/{}/remove", enc(text(k, "name"))), "Remove", "small danger", !can)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section {
+            h2 { "Add a keyserver" }
+            form method="post" action="/keys/keyservers" {
+                (csrf_field(&who.session))
+                fieldset disabled[!can] {
+                    label for="ks-name" { "Name (rules' Key Search name it)" }
+                    input #ks-name type="text" name="name" required;
+                    label for="ks-kind" { "Type" }
+                    select #ks-kind name="kind" {
+                        option value="ldap" { "PGP Keyserver LDAP" }
+                        option value="ldaps" { "PGP Keyserver LDAPS" }
+                        option value="x509-ldap" { "X.509 Directory LDAP" }
+                        option value="x509-ldaps" { "X.509 Directory LDAPS" }
+                        option value="hkp" { "HKP" }
+                        option value="hkps" { "HKPS" }
+                        option value="wkd" { "Web Key Directory" }
+                    }
+                    label for="ks-host" { "Host" }
+                    input #ks-host type="text" name="host";
+                    label for="ks-port" { "Port (empty: the type's default)" }
+                    input #ks-port type="number" name="port" min="1" max="65535";
+                    label for="ks-base" { "Base DN (LDAP; empty: found from the server)" }
+                    input #ks-base type="text" name="base_dn";
+                    label.check { input type="checkbox" name="trusted"; " Trust keys from this keyserver implicitly" }
+                    p { button type="submit" { "Add keyserver" } }
+                }
+            }
+        }
         h2 { "Keyservers the policy searches" }
         @if named.is_empty() { p.muted { "No rule searches a keyserver." } }
         @else {
@@ -482,5 +543,53 @@ async fn keyservers(who: UiAdmin, State(s): State<AppState>) -> Markup {
         h2 { "This node's own keyserver" }
         p { "What this node serves to the world (LDAP, HKP, WKD) is on the " a href="/services/keyserver" { "Keyserver service" } " page." }
     };
-    page("Keyservers", "/keys/keyservers", &who, None, body)
+    page("Keyservers", "/keys/keyservers", &who, q.flash(), body)
+}
+
+#[derive(Debug, Deserialize)]
+struct KeyserverForm {
+    #[serde(default)]
+    csrf: String,
+    name: String,
+    kind: String,
+    #[serde(default)]
+    host: String,
+    #[serde(default)]
+    port: String,
+    #[serde(default)]
+    base_dn: String,
+    trusted: Option<String>,
+}
+
+async fn add_keyserver(
+    who: UiAdmin,
+    State(s): State<AppState>,
+    Form(f): Form<KeyserverForm>,
+) -> Response {
+    let port: Option<u64> = f.port.trim().parse().ok();
+    let base_dn = Some(f.base_dn.trim()).filter(|b| !b.is_empty());
+    let body = json!({
+        "name": f.name, "kind": f.kind, "host": f.host, "port": port,
+        "base_dn": base_dn, "trusted": f.trusted.is_some(),
+    });
+    Action::new(Method::POST, "/api/v1/keyservers", "/keys/keyservers")
+        .body(body)
+        .refusal("The keyserver was not added: ")
+        .run_with(&s, &who, &f.csrf, |v| {
+            format!("Keyserver {} added.", text(v, "name"))
+        })
+        .await
+}
+
+async fn remove_keyserver(
+    who: UiAdmin,
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let path = format!("/api/v1/keyservers/{}", enc(&name));
+    Action::new(Method::DELETE, path, "/keys/keyservers")
+        .refusal("The keyserver was not removed: ")
+        .run_with(&s, &who, &f.csrf, |_| format!("Keyserver {name} removed."))
+        .await
 }

@@ -73,19 +73,15 @@ async fn log_in(State(s): State<AppState>, Form(form): Form<HashMap<String, Stri
     };
     match session::login(&s, login, field("passphrase"), captcha).await {
         Ok(new) => {
-            let mut to = "/overview".to_string();
-            if new.must_change_passphrase {
-                to = "/system/passphrase".to_string();
-            } else if let Ok(info) = api_call(&s, &new, Method::GET, "/api/v1/session", None).await
-                && let Some(days) = info
-                    .get("passphrase_expires_in_days")
-                    .and_then(|d| d.as_u64())
-            {
-                to = format!("/overview?passphrase_expires_in_days={days}");
-            }
+            // The frame shows the passphrase-expiry banner on every page, so no flag here.
+            let to = if new.must_change_passphrase {
+                "/system/passphrase"
+            } else {
+                "/overview"
+            };
             (
                 [(header::SET_COOKIE, session::cookie_header(&new))],
-                Redirect::to(&to),
+                Redirect::to(to),
             )
                 .into_response()
         }

@@ -1,6 +1,6 @@
 //! Mail: managed domains, the mail queue, message
-//! templates, Learn Mode, and this node's proxies and mail routes (node-local configuration,
-//! shown read-only).
+//! templates, Learn Mode, and this node's proxies (node-local configuration, shown read-only)
+//! and mail routes (node-local; added and removed here).
 
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
@@ -33,7 +33,8 @@ pub fn routes() -> Router<AppState> {
         .route("/mail/templates/{id}/revert", post(revert_template))
         .route("/mail/learn-mode", get(learn_mode).post(set_learn_mode))
         .route("/mail/proxies", get(proxies))
-        .route("/mail/routes", get(mail_routes))
+        .route("/mail/routes", get(mail_routes).post(add_route))
+        .route("/mail/routes/{domain}/remove", post(remove_route))
 }
 
 fn list_of(v: &Value) -> Vec<Value> {
@@ -436,10 +437,96 @@ async fn proxies(who: UiAdmin, State(s): State<AppState>) -> Markup {
     page("Proxies", "/mail/proxies", &who, None, body)
 }
 
-async fn mail_routes(who: UiAdmin) -> Markup {
+async fn mail_routes(
+    who: UiAdmin,
+    State(s): State<AppState>,
+    Query(q): Query<FlashQuery>,
+) -> Markup {
+    let list = read(&s, &who, "/api/v1/mail/routes").await;
+    let can = may(&who, Permission::ConfigureSystem);
     let body = html! {
-        p { "Mail routes send mail for a domain to a chosen host instead of the domain's MX. They are node-local, set in each member's " code { "signetd.toml" } " as " code { "[[mail.route]]" } " tables (domain and next hop); the proxies' default next hop is " code { "[mail]" } "'s. See docs/mail.md (\"Configuring the proxies\") and docs/configuration.md." }
-        p.muted { "This page shows no list yet: the routes are read by the mail path from the configuration file when signetd starts, and the admin API does not expose them." }
+        p { "Mail routes send mail for a domain to a chosen host instead of the domain's MX; " code { "*" } " matches every domain without a route of its own. They apply to mail this node sends directly, are node-local (this page shows the member you are signed in to), and take effect at once. Routes from " code { "signetd.toml" } " (" code { "[[mail.route]]" } ") are listed too; they change only there. See docs/mail.md." }
+        @match &list {
+            Err(p) => (unavailable("The mail routes", p)),
+            Ok(v) => {
+                @let items = v.as_array().cloned().unwrap_or_default();
+                @if items.is_empty() { p.muted { "No mail routes: mail goes to each domain's MX." } }
+                @else {
+                    table.routes {
+                        thead { tr { th { "Domain" } th { "Host" } th { "Port" } th { "From" } th { "" } } }
+                        tbody {
+                            @for r in &items {
+                                tr {
+                                    td { code { (text(r, "domain")) } }
+                                    td { code { (text(r, "host")) } }
+                                    td { (r["port"]) }
+                                    td { @if text(r, "source") == "api" { "added here" } @else { "signetd.toml" } }
+                                    td { @if text(r, "source") == "api" {
+                                        (post_button(&who.session, &format!("/mail/routes/{}/remove", enc(text(r, "domain"))), "Remove", "small danger", !can))
+                                    } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section {
+            h2 { "Add a mail route" }
+            form method="post" action="/mail/routes" {
+                (csrf_field(&who.session))
+                fieldset disabled[!can] {
+                    label for="rt-domain" { "Domain (or *)" }
+                    input #rt-domain type="text" name="domain" required;
+                    label for="rt-host" { "Host" }
+                    input #rt-host type="text" name="host" required;
+                    label for="rt-port" { "Port" }
+                    input #rt-port type="number" name="port" min="1" max="65535" value="25";
+                    p { button type="submit" { "Add route" } }
+                }
+            }
+        }
     };
-    page("Mail routes", "/mail/routes", &who, None, body)
+    page("Mail routes", "/mail/routes", &who, q.flash(), body)
+}
+
+#[derive(Debug, Deserialize)]
+struct RouteForm {
+    #[serde(default)]
+    csrf: String,
+    domain: String,
+    host: String,
+    #[serde(default)]
+    port: String,
+}
+
+async fn add_route(who: UiAdmin, State(s): State<AppState>, Form(f): Form<RouteForm>) -> Response {
+    let port: u64 = f.port.trim().parse().unwrap_or(25);
+    let body = json!({ "domain": f.domain.trim(), "host": f.host.trim(), "port": port });
+    Action::new(Method::POST, "/api/v1/mail/routes", "/mail/routes")
+        .body(body)
+        .refusal("The route was not added: ")
+        .run_with(&s, &who, &f.csrf, |v| {
+            format!(
+                "Mail for {} now goes to {}.",
+                text(v, "domain"),
+                text(v, "host")
+            )
+        })
+        .await
+}
+
+async fn remove_route(
+    who: UiAdmin,
+    State(s): State<AppState>,
+    Path(domain): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let path = format!("/api/v1/mail/routes/{}", enc(&domain));
+    Action::new(Method::DELETE, path, "/mail/routes")
+        .refusal("The route was not removed: ")
+        .run_with(&s, &who, &f.csrf, |_| {
+            format!("The route for {domain} was removed.")
+        })
+        .await
 }

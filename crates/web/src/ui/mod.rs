@@ -108,6 +108,22 @@ async fn style() -> Response {
 pub struct UiAdmin {
     pub admin: Administrator,
     pub session: Session,
+    /// Days until the administrator's passphrase expires, while in the warning period: every
+    /// page then shows a banner.
+    pub passphrase_expires_in_days: Option<u32>,
+}
+
+/// Days left before `admin`'s passphrase expires when inside the warning period of `settings`
+/// (the same rule as the session API's `passphrase_expires_in_days`), else `None`.
+pub fn passphrase_warning_days(
+    admin: &Administrator,
+    settings: &signet_model::AdministrationSettings,
+    now: u64,
+) -> Option<u32> {
+    admin
+        .passphrase
+        .as_ref()
+        .and_then(|p| settings.warning_days_left(p.set_at, now))
 }
 
 impl FromRequestParts<AppState> for UiAdmin {
@@ -136,7 +152,19 @@ impl FromRequestParts<AppState> for UiAdmin {
         if session.must_change_passphrase && path != "/system/passphrase" && path != "/logout" {
             return Err(Redirect::to("/system/passphrase").into_response());
         }
-        Ok(UiAdmin { admin, session })
+        let passphrase_expires_in_days = state
+            .node
+            .local()
+            .administration_settings()
+            .ok()
+            .and_then(|settings| {
+                passphrase_warning_days(&admin, &settings, signet_store::now_millis())
+            });
+        Ok(UiAdmin {
+            admin,
+            session,
+            passphrase_expires_in_days,
+        })
     }
 }
 
@@ -205,6 +233,53 @@ pub async fn api_call(
             .to_string();
         Err(Problem::new(status, detail))
     }
+}
+
+/// Sends `request` (with the session's cookie and CSRF headers added) to `/api/v1` in-process.
+async fn api_send(
+    state: &AppState,
+    session: &Session,
+    request: axum::http::request::Builder,
+    body: Body,
+) -> Result<(StatusCode, axum::http::HeaderMap, axum::body::Bytes), Problem> {
+    let request = request
+        .header(
+            header::COOKIE,
+            format!("{SESSION_COOKIE}={}", session.token),
+        )
+        .header(CSRF_HEADER, &session.csrf)
+        .body(body)
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let response = match crate::api::router(state.clone()).oneshot(request).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok((parts.status, parts.headers, bytes))
+}
+
+/// `GET path` on `/api/v1` in-process for a file (a backup): the answer's headers and bytes as
+/// they are, or the API's problem.
+pub async fn api_call_bytes(
+    state: &AppState,
+    session: &Session,
+    path: &str,
+) -> Result<(axum::http::HeaderMap, axum::body::Bytes), Problem> {
+    let request = Request::builder().method(Method::GET).uri(path);
+    let (status, headers, bytes) = api_send(state, session, request, Body::empty()).await?;
+    if status.is_success() {
+        return Ok((headers, bytes));
+    }
+    let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let detail = value
+        .get("detail")
+        .and_then(Value::as_str)
+        .unwrap_or("the request failed")
+        .to_string();
+    Err(Problem::new(status, detail))
 }
 
 /// The navigation: (section title, [(page title, path)]).
@@ -308,6 +383,12 @@ pub fn page(
                         }
                     }
                     main {
+                        @if let Some(days) = who.passphrase_expires_in_days {
+                            p.flash.error.passphrase-expiry role="alert" {
+                                "Your passphrase expires in " (days) @if days == 1 { " day" } @else { " days" } " — "
+                                a href="/system/passphrase" { "change it" }
+                            }
+                        }
                         h1 { (title) }
                         @match flash {
                             Some(Flash::Done(text)) => p.flash.done role="status" { (text) },
@@ -356,4 +437,75 @@ pub fn csrf_ok(session: &Session, posted: &str) -> bool {
 /// Marks raw SVG drawn by our own code as HTML.
 pub fn svg(markup: String) -> PreEscaped<String> {
     PreEscaped(markup)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use signet_model::{AdminRole, AdministrationSettings, PassphraseRecord};
+
+    const DAY: u64 = 24 * 3600 * 1000;
+
+    fn admin_with_passphrase_set_at(set_at: u64) -> Administrator {
+        Administrator {
+            login: "alice".into(),
+            role: AdminRole::SuperUser,
+            email: None,
+            api_tokens: Vec::new(),
+            created_at: 0,
+            passphrase: Some(PassphraseRecord {
+                hash: String::new(),
+                set_at,
+                temporary: false,
+                history: Vec::new(),
+            }),
+            failed_logins: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_banner_counts_days_left_only_in_the_warning_period() {
+        let settings = AdministrationSettings {
+            aging: true,
+            max_age_days: 90,
+            warning_days: 15,
+            ..AdministrationSettings::default()
+        };
+        let set_at = 1_000 * DAY;
+        let admin = admin_with_passphrase_set_at(set_at);
+        // 80 days in: 10 days left, inside the 15-day warning.
+        assert_eq!(
+            passphrase_warning_days(&admin, &settings, set_at + 80 * DAY),
+            Some(10)
+        );
+        // Part of a day left counts as one day.
+        assert_eq!(
+            passphrase_warning_days(&admin, &settings, set_at + 90 * DAY - 1),
+            Some(1)
+        );
+        // Before the warning period, after expiry, and with aging off: no banner.
+        assert_eq!(
+            passphrase_warning_days(&admin, &settings, set_at + 10 * DAY),
+            None
+        );
+        assert_eq!(
+            passphrase_warning_days(&admin, &settings, set_at + 91 * DAY),
+            None
+        );
+        let off = AdministrationSettings {
+            aging: false,
+            ..settings.clone()
+        };
+        assert_eq!(
+            passphrase_warning_days(&admin, &off, set_at + 80 * DAY),
+            None
+        );
+        // An administrator with API tokens only has no passphrase to expire.
+        let mut token_only = admin;
+        token_only.passphrase = None;
+        assert_eq!(
+            passphrase_warning_days(&token_only, &settings, set_at + 80 * DAY),
+            None
+        );
+    }
 }

@@ -110,15 +110,10 @@ async fn overview(
         .collect();
     let interval = activity["interval_secs"].as_f64().unwrap_or(60.0);
 
-    let flash = if q.get("setup").is_some_and(|v| v == "problems") {
-        Some(Flash::Error(
-            "Setup finished with problems; see System → Logs.".into(),
-        ))
-    } else {
-        q.get("passphrase_expires_in_days").map(|d| {
-            Flash::Error(format!("Your passphrase expires in {d} days: change it under System → Administrators → My passphrase."))
-        })
-    };
+    let flash = q
+        .get("setup")
+        .is_some_and(|v| v == "problems")
+        .then(|| Flash::Error("Setup finished with problems; see System → Logs.".into()));
 
     let members = cluster["members"].as_array().cloned().unwrap_or_default();
     let leader = cluster["diagnostics"]["leader_id"].as_u64();

@@ -6,16 +6,18 @@ use std::collections::HashMap;
 use axum::Form;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::Method;
+use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use maud::html;
 use serde_json::{Value, json};
 use signet_model::Permission;
 
-use super::forms::{FlashQuery, csrf_refused, enc, may, millis_to_utc, text, unavailable, when};
+use super::forms::{
+    FlashQuery, csrf_refused, enc, failed, may, millis_to_utc, text, unavailable, when,
+};
 use super::widgets::{Action, field, post_button, read, token};
-use super::{Flash, UiAdmin, api_call, csrf_field, csrf_ok, page};
+use super::{Flash, UiAdmin, api_call, api_call_bytes, csrf_field, csrf_ok, page};
 use crate::AppState;
 
 const CLUSTER: &str = "/system/cluster";
@@ -31,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/system/cluster/join", post(join))
         .route("/system/cluster/members/{id}/remove", post(remove_member))
         .route(BACKUPS, get(backups).post(create_backup))
+        .route("/system/backups/{name}/download", get(download_backup))
         .route(IGNITION, get(ignition).post(add_ignition))
         .route("/system/ignition-keys/unlock", post(unlock))
         .route("/system/ignition-keys/{name}/delete", post(delete_ignition))
@@ -167,17 +170,24 @@ async fn remove_member(
 
 async fn backups(State(s): State<AppState>, who: UiAdmin, Query(q): Query<FlashQuery>) -> Response {
     let allowed = may(&who, Permission::ConfigureSystem);
+    // A backup holds every private key (encrypted to the Organization Key).
+    let may_download = allowed && may(&who, Permission::ExportPrivateKeys);
     let list = read(&s, &who, "/api/v1/backups").await;
     let body = html! {
-        p { "A backup holds all cluster data and this member's settings, encrypted to the Organization Key: keep a copy of that key (with its private key) somewhere safe, or the backups cannot be restored. Backups are files in this member's data directory (" code { "backups/" } "); copy them off the server with your usual tools. Restore one in the setup assistant of a new server, or with " code { "signet backup restore" } "." }
+        p { "A backup holds all cluster data and this member's settings, encrypted to the Organization Key: keep a copy of that key (with its private key) somewhere safe, or the backups cannot be restored. Backups are files in this member's data directory (" code { "backups/" } "); download one with its link below (or " code { "signet backup download" } ") and keep it off the server. Restore one in the setup assistant of a new server, or with " code { "signet backup restore" } "." }
         @match list {
             Err(p) => (unavailable("The backups", &p)),
             Ok(v) => {
                 table #backups {
-                    thead { tr { th { "File" } th { "Made" } th { "Size" } th { "Entries" } } }
+                    thead { tr { th { "File" } th { "Made" } th { "Size" } th { "Entries" } th {} } }
                     tbody {
                         @for b in v.as_array().cloned().unwrap_or_default() {
-                            tr { td { (text(&b, "file")) } td { (when(&b, "created_at")) } td { (b["bytes"].as_u64().unwrap_or(0)) " bytes" } td { (b["entries"].as_u64().unwrap_or(0)) } }
+                            @let file = text(&b, "file");
+                            @let name = file.rsplit('/').next().unwrap_or("").to_string();
+                            tr {
+                                td { (file) } td { (when(&b, "created_at")) } td { (b["bytes"].as_u64().unwrap_or(0)) " bytes" } td { (b["entries"].as_u64().unwrap_or(0)) }
+                                td { @if may_download { a.download href=(format!("/system/backups/{}/download", enc(&name))) download=(name) { "Download" } } }
+                            }
                         }
                     }
                 }
@@ -203,6 +213,41 @@ async fn create_backup(
         .body(json!({ "name": name }))
         .run(&s, &who, token(&f), "Backup written.")
         .await
+}
+
+/// The backup file itself, passed through from the API (same permission checks and audit).
+async fn download_backup(
+    State(s): State<AppState>,
+    who: UiAdmin,
+    Path(name): Path<String>,
+) -> Response {
+    let path = format!("/api/v1/backups/{}", enc(&name));
+    match api_call_bytes(&s, &who.session, &path).await {
+        Ok((headers, bytes)) => {
+            let pick = |h: header::HeaderName, default: &str| {
+                headers
+                    .get(&h)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(default)
+                    .to_string()
+            };
+            (
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        pick(header::CONTENT_TYPE, "application/octet-stream"),
+                    ),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        pick(header::CONTENT_DISPOSITION, "attachment"),
+                    ),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Err(p) => failed(BACKUPS, &format!("Cannot download {name}: {}", p.detail)),
+    }
 }
 
 async fn ignition(
