@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""A/B update demonstration on the full image, under UEFI (OVMF + systemd-boot), with qemu TCG.
+"""A/B update demonstration on the full image with qemu TCG, under UEFI (OVMF + systemd-boot)
+or BIOS (SeaBIOS + GRUB).
 
-    image/ab-test.py [IMAGE_WORK]      (default $IMAGE_WORK or target/image; after build.sh)
+    image/ab-test.py [IMAGE_WORK] [uefi|bios]   (default $IMAGE_WORK or target/image, uefi)
 
-Steps, each checked on the guest's serial console (root logs in there without a password):
+Steps, each checked on the guest's serial console (root logs in there with a password the
+test puts in the preset folder, signet/root-password, as an administrator would):
   1. boot slot A; signetd answers; write data (a managed domain);
   2. an unsigned update and one signed by a foreign key are refused, nothing written;
   3. apply a good update (same system, new release name) -> reboot -> slot B answers, the
-     domain is still there, and the entry is blessed (slot-b.conf, no counter left);
+     domain is still there, and the slot is kept (UEFI: slot-b.conf, no counter left;
+     BIOS: signet_slot=b in GRUB's environment block, no try pending);
   4. apply a broken update (a root that cannot be mounted) into slot A -> it is tried 3
-     times -> systemd-boot falls back to slot B by itself, which answers with the data.
-The disk image is not changed: the guest writes to a qcow2 overlay. Takes several minutes.
+     times -> the loader falls back to slot B by itself, which answers with the data.
+The disk image is not changed: the guest writes to a copy. Takes several minutes.
 """
 import os
 import re
@@ -21,11 +24,14 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WORK = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.environ.get(
+WORK = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] else os.environ.get(
     "IMAGE_WORK", os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "image")))
 OUT = os.path.join(WORK, "out")
-RUN = os.path.join(WORK, "ab-test")
+MODE = sys.argv[2] if len(sys.argv) > 2 else "uefi"
+RUN = os.path.join(WORK, "ab-test-" + MODE)
 T0 = time.time()
+# The console password of the test (its hash goes into the copy's preset folder).
+PASSWORD = "ab-test-console"
 
 
 def say(msg):
@@ -54,17 +60,21 @@ def make_update(name, release, root_file, key):
 class Guest:
     """qemu with the serial console on a unix socket; everything it prints goes to a log."""
 
-    def __init__(self, disk, updates):
+    def __init__(self, disk, updates, mode="uefi"):
         self.sock_path = os.path.join(RUN, "console.sock")
         self.log = open(os.path.join(RUN, "console.log"), "ab")
         self.buf = b""
-        vars_fd = os.path.join(RUN, "vars.fd")
-        shutil.copy("/usr/share/OVMF/OVMF_VARS_4M.fd", vars_fd)
-        args = ["qemu-system-x86_64", "-accel", "tcg", "-machine", "q35", "-m", "1024",
-                "-smp", "2", "-display", "none", "-monitor", "none", "-vga", "none",
-                "-drive", "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd",
-                "-drive", f"if=pflash,format=raw,file={vars_fd}",
-                "-drive", f"file={disk},format=qcow2,if=virtio",
+        args = ["qemu-system-x86_64", "-accel", "tcg", "-m", "1024",
+                "-smp", "2", "-display", "none", "-monitor", "none", "-vga", "none"]
+        if mode == "uefi":
+            vars_fd = os.path.join(RUN, "vars.fd")
+            shutil.copy("/usr/share/OVMF/OVMF_VARS_4M.fd", vars_fd)
+            args += ["-machine", "q35", "-drive",
+                     "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd",
+                     "-drive", f"if=pflash,format=raw,file={vars_fd}"]
+        else:
+            args += ["-machine", "pc"]
+        args += ["-drive", f"file={disk},format=qcow2,if=virtio",
                 "-device", "virtio-rng-pci", "-nic", "user,model=virtio-net-pci",
                 "-chardev", f"socket,id=c0,path={self.sock_path},server=on,wait=on",
                 "-serial", "chardev:c0"]
@@ -120,6 +130,8 @@ class Guest:
     def login(self, timeout=400):
         self.expect(r"signet login: ", timeout)
         self.send("root")
+        self.expect(r"Password: ", 60)
+        self.send(PASSWORD)
         self.expect(r"# ", 60)
         self.send("stty -echo; export PS1='# ' TERM=dumb")
         time.sleep(1)
@@ -154,17 +166,27 @@ def main():
         dst.write(lines[0] + lines[1] + src.read())      # the signature line left out
     updates = [good, broken, foreign_update, unsigned]
     sizes = [os.path.getsize(u) for u in updates]
+    # A copy of the image with the console password in its preset folder (the ESP starts at
+    # 2 MiB; mtools writes the FAT without mounting it), and a growable overlay on it.
+    raw = os.path.join(RUN, "signet.raw")
+    sh("cp", "--sparse=always", os.path.join(OUT, "signet.raw"), raw)
+    pw_hash = os.path.join(RUN, "root-password")
+    with open(pw_hash, "wb") as f:
+        f.write(sh("openssl", "passwd", "-6", PASSWORD, capture_output=True).stdout)
+    sh("mcopy", "-i", raw + "@@2M", pw_hash, "::/signet/root-password",
+       env={**os.environ, "MTOOLS_SKIP_CHECK": "1"})
     disk = os.path.join(RUN, "disk.qcow2")
-    sh("qemu-img", "create", "-q", "-f", "qcow2", "-b", os.path.join(OUT, "signet.raw"),
-       "-F", "raw", disk, "4G")
+    sh("qemu-img", "create", "-q", "-f", "qcow2", "-b", raw, "-F", "raw", disk, "4G")
+    slot = "echo slot=$(/usr/libexec/signet/running-slot); grep -o 'root=PARTUUID=' /proc/cmdline"
+    blessed = "ls /efi/loader/entries" if MODE == "uefi" else "grep signet_ /efi/grub/grubenv"
 
-    g = Guest(disk, updates)
+    g = Guest(disk, updates, MODE)
     try:
-        say("boot 1: slot A")
+        say(f"boot 1 ({MODE}): slot A")
         g.login()
         g.wait_healthy()
-        st, out = g.run("grep -o 'root=PARTLABEL=root-.' /proc/cmdline")
-        assert "root-a" in out, out
+        st, out = g.run(slot)
+        assert "slot=a" in out and "root=PARTUUID=" in out, out
         st, out = g.run("signet setup --domain ab-test.example >/dev/null 2>&1; "
                         "signet domain list", 600)
         assert "ab-test.example" in out, out
@@ -184,21 +206,24 @@ def main():
         st, out = g.run("signet update apply /var/tmp/u0.update 2>&1; ls /efi/loader/entries",
                         300)
         assert "slot-b+3.conf" in out, out
+        st, out = g.run("grep signet_ /efi/grub/grubenv")
+        assert "signet_try=b" in out and "signet_tries=3" in out, out
         say("good update written to slot B; rebooting")
         g.send("systemctl reboot")
 
         say("boot 2: the new slot")
         g.login()
         g.wait_healthy()
-        st, out = g.run("grep -o 'root=PARTLABEL=root-.' /proc/cmdline; signet domain list")
-        assert "root-b" in out and "ab-test.example" in out, out
+        st, out = g.run(slot + "; signet domain list")
+        assert "slot=b" in out and "ab-test.example" in out, out
+        kept = "slot-b.conf" if MODE == "uefi" else "signet_slot=b"
         for _ in range(60):
-            st, out = g.run("ls /efi/loader/entries")
-            if "slot-b.conf" in out:
+            st, out = g.run(blessed)
+            if kept in out and "signet_try" not in out:
                 break
             time.sleep(2)
-        assert "slot-b.conf" in out, out
-        say(f"slot B answers with the data kept; entry blessed: {out.split()}")
+        assert kept in out and "signet_try" not in out, out
+        say(f"slot B answers with the data kept; slot kept: {out.split()}")
 
         st, out = g.run("signet update apply /var/tmp/u1.update 2>&1; ls /efi/loader/entries",
                         300)
@@ -207,13 +232,15 @@ def main():
         g.send("systemctl reboot")
         g.login(timeout=900)
         g.wait_healthy()
-        st, out = g.run("grep -o 'root=PARTLABEL=root-.' /proc/cmdline; signet domain list; "
-                        "ls /efi/loader/entries")
-        assert "root-b" in out and "ab-test.example" in out, out
-        assert "slot-a+0-3.conf" in out, out
+        st, out = g.run(slot + "; signet domain list; " + blessed)
+        assert "slot=b" in out and "ab-test.example" in out, out
+        if MODE == "uefi":
+            assert "slot-a+0-3.conf" in out, out
+        else:
+            assert "signet_slot=b" in out and "signet_tries=0" in out, out
         tries = len(re.findall(rb"Rebooting automatically", open(g.log.name, "rb").read()))
-        say(f"fell back to slot B after {tries} failed boots of A; entries: "
-            f"{[l for l in out.split() if l.endswith('.conf')]}")
+        say(f"fell back to slot B after {tries} failed boots of A; "
+            f"{[l for l in out.split() if l.endswith('.conf') or 'signet_' in l]}")
         say("1 passed, 0 failed")
     finally:
         g.stop()

@@ -5,8 +5,11 @@
 #
 # Layout (GPT):  1 bios-boot 1 MiB | 2 esp FAT32 128 MiB | 3 root-a | 4 root-b | 5 data ext4
 #   * esp: systemd-boot (UEFI) and GRUB's modules (BIOS), with the kernel and initrd of each
-#     slot in /slot-a and /slot-b; boot entries in /loader/entries; the preset folder /signet.
-#   * root-a, root-b: the read-only root (erofs), one per update slot. B starts empty.
+#     slot in /slot-a and /slot-b; boot entries in /loader/entries, GRUB's grub.cfg and
+#     grubenv (boot counting) in /grub; the preset folder /signet.
+#   * root-a, root-b: the read-only root (erofs), one per update slot. B starts empty. Both
+#     loaders name the root by PARTUUID (new ones at every build), so a second disk with the
+#     same partition names cannot be mounted as the root.
 #   * data: mounted at /var; grown to fill the disk at every boot by systemd-repart.
 # No mounts and no loop devices (the build machines cannot mount FAT): the ESP is made with
 # mtools, the disk with sfdisk and dd, and GRUB's BIOS boot code is put in place by hand.
@@ -34,6 +37,7 @@ RELEASE=${RELEASE:-$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)+
 NEEDED=("mmdebstrap|mmdebstrap" "mkfs.erofs|erofs-utils" "mkfs.vfat|dosfstools" "mcopy|mtools"
   "sfdisk|fdisk" "mkfs.ext4|e2fsprogs" "grub-mkimage|grub-pc-bin" "qemu-img|qemu-utils"
   "/usr/lib/systemd/boot/efi/systemd-bootx64.efi|systemd-boot-efi" "openssl|openssl"
+  "grub-editenv|grub-common"
   "objcopy|binutils" "python3|python3")
 missing=()
 for n in "${NEEDED[@]}"; do
@@ -101,6 +105,9 @@ mcopy -i "$esp" "$out/vmlinuz" ::/slot-a/vmlinuz
 mcopy -i "$esp" "$out/initrd.img" ::/slot-a/initrd.img
 # panic=10: a root that cannot be mounted reboots (and so uses up a try) instead of waiting.
 cmdline="ro rootfstype=erofs console=tty0 console=ttyS0,115200 quiet panic=10"
+# The partitions' GPT UUIDs, new for every build: the boot entries name the root by PARTUUID.
+uuid() { cat /proc/sys/kernel/random/uuid; }
+uuid_esp=$(uuid) uuid_a=$(uuid) uuid_b=$(uuid) uuid_data=$(uuid)
 # No "default" in loader.conf: systemd-boot boots the entry with the highest version that has
 # tries left, which is how an update (a higher version with +3 tries) takes over and falls back.
 printf 'timeout 0\nconsole-mode keep\n' > "$W/parts/loader.conf"
@@ -110,27 +117,44 @@ sort-key signet
 version 1
 linux /slot-a/vmlinuz
 initrd /slot-a/initrd.img
-options root=PARTLABEL=root-a $cmdline
+options root=PARTUUID=$uuid_a $cmdline
 EOF
 mcopy -i "$esp" "$W/parts/loader.conf" ::/loader/loader.conf
 mcopy -i "$esp" "$W/parts/slot-a.conf" ::/loader/entries/slot-a.conf
-# BIOS: GRUB reads the same kernels; /grub/slot.cfg (written by updates) picks the slot.
-cat > "$W/parts/grub.cfg" <<EOF
+# BIOS: GRUB reads the same kernels, and counts the tries of a new slot the way systemd-boot
+# does under UEFI, in its environment block /grub/grubenv: signet_slot is the last good slot;
+# `signet update apply` sets signet_try (the new slot) and signet_tries=3; each boot of the
+# new slot takes a try first, signet-grub-bless keeps it once signetd answers, and with no
+# tries left the good slot boots again. GRUB runs from the disk it was loaded from (hd0), and
+# names the slot's partition on that disk by its PARTUUID. No menu (timeout 0): it would cost
+# a second at every boot, and the fallback needs no one at the console.
+cat > "$W/parts/grub.cfg" <<'EOF'
 serial --unit=0 --speed=115200
 terminal_input serial console
 terminal_output serial console
-set timeout=1
+set timeout=0
 set default=0
-if [ -f /grub/slot.cfg ]; then source /grub/slot.cfg; fi
-menuentry "Signet slot A" {
-  linux /slot-a/vmlinuz root=PARTLABEL=root-a $cmdline
-  initrd /slot-a/initrd.img
-}
-menuentry "Signet slot B" {
-  linux /slot-b/vmlinuz root=PARTLABEL=root-b $cmdline
-  initrd /slot-b/initrd.img
+load_env signet_slot signet_try signet_tries
+set boot_slot="$signet_slot"
+if [ -n "$signet_try" ]; then
+  if [ "$signet_tries" = 3 ]; then set signet_tries=2; set boot_slot="$signet_try"
+  elif [ "$signet_tries" = 2 ]; then set signet_tries=1; set boot_slot="$signet_try"
+  elif [ "$signet_tries" = 1 ]; then set signet_tries=0; set boot_slot="$signet_try"
+  fi
+  save_env signet_tries
+fi
+if [ "$boot_slot" = b ]; then set root_part=gpt4; else set boot_slot=a; set root_part=gpt3; fi
+probe --set=root_uuid --part-uuid (hd0,$root_part)
+export boot_slot root_uuid
+menuentry "Signet (slot $boot_slot)" {
+  linux /slot-$boot_slot/vmlinuz root=PARTUUID=$root_uuid @CMDLINE@
+  initrd /slot-$boot_slot/initrd.img
 }
 EOF
+sed -i "s|@CMDLINE@|$cmdline|" "$W/parts/grub.cfg"
+grub-editenv "$W/parts/grubenv" create
+grub-editenv "$W/parts/grubenv" set signet_slot=a
+mcopy -i "$esp" "$W/parts/grubenv" ::/grub/grubenv
 mcopy -i "$esp" "$W/parts/grub.cfg" ::/grub/grub.cfg
 mcopy -i "$esp" /usr/lib/grub/i386-pc/*.mod /usr/lib/grub/i386-pc/*.lst ::/grub/i386-pc/
 cat > "$W/parts/README.txt" <<'EOF'
@@ -154,10 +178,10 @@ truncate -s $((p_data + data_mib + 1))M "$disk"
 sfdisk -q "$disk" <<EOF
 label: gpt
 start=1MiB, size=1MiB, type=21686148-6449-6E6F-744E-656564454649, name=bios
-start=${p_esp}MiB, size=${esp_mib}MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=esp
-start=${p_a}MiB, size=${root_mib}MiB, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, name=root-a
-start=${p_b}MiB, size=${root_mib}MiB, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, name=root-b
-start=${p_data}MiB, size=${data_mib}MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=data
+start=${p_esp}MiB, size=${esp_mib}MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=$uuid_esp, name=esp
+start=${p_a}MiB, size=${root_mib}MiB, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, uuid=$uuid_a, name=root-a
+start=${p_b}MiB, size=${root_mib}MiB, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, uuid=$uuid_b, name=root-b
+start=${p_data}MiB, size=${data_mib}MiB, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=$uuid_data, name=data
 EOF
 put() { dd if="$1" of="$disk" bs=1M seek="$2" conv=notrunc,sparse status=none; }
 put "$esp" $p_esp
@@ -167,7 +191,7 @@ put "$W/parts/data.img" $p_data
 # ---- 7. BIOS boot: GRUB's core.img in the BIOS boot partition, boot.img in the MBR.
 # This is what grub-bios-setup does; it cannot run here without a mounted /boot.
 grub-mkimage -O i386-pc -o "$W/parts/core.img" -p "(hd0,gpt2)/grub" \
-  biosdisk part_gpt fat normal linux serial terminal configfile echo test
+  biosdisk part_gpt fat normal linux serial terminal configfile echo test loadenv probe
 python3 - "$disk" "$W/parts/core.img" /usr/lib/grub/i386-pc/boot.img 2048 <<'EOF'
 import struct, sys
 disk, core_path, boot_path, lba = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])

@@ -32,8 +32,21 @@ pub enum AdminCmd {
         #[arg(long, requires = "with_passphrase")]
         permanent: bool,
     },
+    /// One administrator: role, email, passphrase age, lockout, API tokens (labels only).
+    Show { login: String },
     /// Delete an administrator (not yourself; not the last SuperUser with a passphrase).
     Remove { login: String },
+    /// Set an administrator's email address (lockout and expiry notices go there); an empty
+    /// string removes it.
+    SetEmail { login: String, email: String },
+    /// Issue an API token for an administrator (for scripts; it carries the administrator's
+    /// role). The token is printed once: only its digest is kept.
+    Token {
+        login: String,
+        /// What the token is for, shown in the administrator's token list.
+        #[arg(long)]
+        label: Option<String>,
+    },
     /// Change an administrator's role (not your own).
     SetRole { login: String, role: String },
     /// Reset another administrator's passphrase to a temporary one, or with --own change your
@@ -135,7 +148,26 @@ pub async fn run(api: ApiClient, cmd: &AdminCmd, json_out: bool) -> anyhow::Resu
             }
             api.post("/api/v1/administrators", body).await?
         }
+        AdminCmd::Show { login } => api.get(&one(login)).await?,
         AdminCmd::Remove { login } => api.call(Method::DELETE, &one(login), None).await?,
+        AdminCmd::SetEmail { login, email } => {
+            api.call(Method::PUT, &one(login), Some(json!({ "email": email })))
+                .await?
+        }
+        AdminCmd::Token { login, label } => {
+            let v = api
+                .post(&format!("{}/tokens", one(login)), json!({ "label": label }))
+                .await?;
+            if !json_out {
+                println!("{}", v["token"].as_str().unwrap_or(""));
+                eprintln!(
+                    "API token \"{}\" for {login}: shown once; send it as \"Authorization: Bearer <token>\".",
+                    v["label"].as_str().unwrap_or("")
+                );
+                return Ok(());
+            }
+            v
+        }
         AdminCmd::SetRole { login, role } => {
             api.call(Method::PUT, &one(login), Some(json!({ "role": role })))
                 .await?

@@ -97,6 +97,11 @@ impl DaemonConfig {
                 "[raft] needs heartbeat_ms < election_timeout_min_ms < election_timeout_max_ms"
             );
         }
+        let mut mail = file.mail;
+        if o.config.is_none() && mail.setup_listen.is_none() {
+            // The embedded development default: the setup assistant's proxy on loopback.
+            mail.setup_listen = Some(loopback(25));
+        }
         Ok(DaemonConfig {
             data_dir: o
                 .data_dir
@@ -115,7 +120,7 @@ impl DaemonConfig {
             admin_listen,
             cluster_listen,
             raft: file.raft,
-            mail: file.mail,
+            mail,
             public_web: file.public_web,
             keyserver: file.keyserver,
         })

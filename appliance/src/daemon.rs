@@ -56,9 +56,9 @@ pub async fn run(
     if started.bootstrap_pending {
         bootstrap(&node, &config, &admin_tls).await?;
     }
-    let tls = signet_transport::tls::admin_server_config(&admin_tls)?;
+    let (tls, admin_identity) = signet_transport::tls::replaceable_admin_server_config(&admin_tls)?;
     let (stop_mail, mail_stopped) = tokio::sync::watch::channel(false);
-    let mail = crate::mail::start(
+    let mail = crate::mail_supervisor::start(
         node.clone(),
         &config.mail,
         &config.data_dir,
@@ -69,10 +69,7 @@ pub async fn run(
     let keys = crate::keyserver::start_directory(node.clone()).await;
     let verified_directory = Arc::new(crate::vd::NodeBackend {
         node: node.clone(),
-        outbox: mail
-            .outbox
-            .clone()
-            .map(|q| crate::vd::Outbox::new(q, &config.mail)),
+        outbox: mail.outbox.clone(),
         default_base_url: crate::vd::default_base_url(
             &config.public_web,
             config.mail.hostname.as_deref().unwrap_or("localhost"),
@@ -100,12 +97,17 @@ pub async fn run(
     let sampler = activity.start(activity_interval(), logbook.clone());
     let state = signet_web::AppState {
         node: node.clone(),
-        mail_queue: mail.queue.clone(),
+        mail_queue: Some(mail.queue.clone()),
         sessions: Default::default(),
         logbook,
         activity,
         setup: Default::default(),
         facts: Arc::new(node_facts(&config)),
+        admin_identity: Some(admin_identity),
+        notifier: Some(Arc::new(crate::notify::AdminMail {
+            node: node.clone(),
+            outbox: mail.outbox.clone(),
+        })),
     };
     signet_web::ui::setup::announce_setup_code(&state);
     let api = tokio::spawn(signet_web::serve(
@@ -185,13 +187,8 @@ fn activity_interval() -> std::time::Duration {
 fn node_facts(config: &DaemonConfig) -> signet_web::ui::NodeFacts {
     use signet_web::ui::Listener;
     let listener = |service: String, address: String| Listener { service, address };
+    // SMTP proxies are not listed here: they change through the API, and the pages ask it.
     let mut listeners = Vec::new();
-    for p in &config.mail.proxy {
-        listeners.push(listener(
-            format!("SMTP proxy ({:?})", p.kind),
-            p.listen.to_string(),
-        ));
-    }
     if config.keyserver.enabled {
         if config.keyserver.connector.is_empty() {
             listeners.push(listener(

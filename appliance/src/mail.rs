@@ -1,6 +1,9 @@
-//! The member's mail proxies: the `[mail]` part of the configuration, and starting the
-//! listeners and the queue. Proxies are node-local (DESIGN.md): each member has its own
-//! connectors, spool and routes; policy, keys and dictionaries come from the replicated state.
+//! The member's mail proxies: the `[mail]` part of the configuration, its translation to the
+//! mail settings the API edits (`signet_model::mail_settings`), and what a proxy asks the mail
+//! path. Proxies are node-local (DESIGN.md): each member has its own connectors, spool and
+//! routes; policy, keys and dictionaries come from the replicated state. The TOML gives the
+//! boot-time values; what an administrator sets through the API wins for those keys, and
+//! [`crate::mail_supervisor`] applies a change without a restart.
 //!
 //! ```toml
 //! [mail]
@@ -32,24 +35,21 @@
 //! ```
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use anyhow::Context;
 use serde::Deserialize;
-use signet_mailpath::{MailService, MailSettings};
-use signet_smtp::access::{AccessLists, IpRange};
-use signet_smtp::client::ClientSettings;
-use signet_smtp::delivery::{RetryPolicy, Transport};
+use signet_mailpath::MailService;
+use signet_model::mail_settings as ms;
+use signet_smtp::access::IpRange;
+use signet_smtp::client::ServerTls;
 use signet_smtp::queue::Queue;
 use signet_smtp::reply::Reply;
 use signet_smtp::routes::{DnsResolver, MailRoute, MailRoutes, NextHop};
-use signet_smtp::server::{ClientTls, Hooks, ProxySettings};
-use signet_smtp::session::SessionConfig;
-use signet_smtp::spool::{Direction, Envelope, Spool};
+use signet_smtp::server::{ClientTls, Hooks};
+use signet_smtp::spool::{Direction, Envelope};
 use signet_store::Node;
+use signet_store::local::ConfiguredMail;
 use signet_web::api_queue::{MailQueue, QueueError};
 use tokio::sync::watch;
 
@@ -90,6 +90,9 @@ pub struct ProxyConfig {
     pub connections_per_second: u32,
     #[serde(default = "default_max_size")]
     pub max_message_size: usize,
+    /// SMTP AUTH checked by the mail server (`mail_server`; the internal placement), or none.
+    #[serde(default)]
+    pub auth: ms::ProxyAuth,
 }
 
 fn default_client_tls() -> ClientTls {
@@ -126,6 +129,9 @@ pub struct MailConfig {
     pub keyserver_timeout_secs: Option<u64>,
     /// Host name → address for keyservers, instead of DNS (closed networks, tests).
     pub keyserver_resolve: std::collections::BTreeMap<String, SocketAddr>,
+    /// Where the setup assistant's proxy listens (default 0.0.0.0:25; the embedded
+    /// development default and tests use a loopback port so several nodes do not collide).
+    pub setup_listen: Option<SocketAddr>,
 }
 
 impl MailConfig {
@@ -152,16 +158,16 @@ impl MailConfig {
     }
 }
 
-fn ranges(list: &[String]) -> Vec<IpRange> {
+pub(crate) fn ranges(list: &[String]) -> Vec<IpRange> {
     list.iter().filter_map(|r| r.parse().ok()).collect()
 }
 
 /// What a proxy asks the mail path: direction, recipient acceptance, "something was queued".
-struct ProxyHooks {
-    node: Arc<Node>,
-    kind: ProxyKind,
-    designated: Vec<IpRange>,
-    queue: Arc<Queue<MailService, DnsResolver>>,
+pub(crate) struct ProxyHooks {
+    pub(crate) node: Arc<Node>,
+    pub(crate) kind: ProxyKind,
+    pub(crate) designated: Vec<IpRange>,
+    pub(crate) queue: Arc<Queue<MailService, DnsResolver>>,
 }
 
 impl Hooks for ProxyHooks {
@@ -207,16 +213,8 @@ impl Hooks for ProxyHooks {
     }
 }
 
-/// The running mail side of a member: its tasks and the queue the API shows.
-pub struct Running {
-    pub tasks: Vec<tokio::task::JoinHandle<()>>,
-    pub queue: Option<signet_web::api_queue::SharedQueue>,
-    /// The queue itself, for mail the server writes (Verified Directory mail).
-    pub outbox: Option<Arc<Queue<MailService, DnsResolver>>>,
-}
-
 /// The queue as the API sees it.
-struct QueueView(Arc<Queue<MailService, DnsResolver>>);
+pub(crate) struct QueueView(pub(crate) Arc<Queue<MailService, DnsResolver>>);
 
 fn queue_error(e: signet_smtp::SpoolError) -> QueueError {
     match e {
@@ -273,7 +271,7 @@ impl MailQueue for QueueView {
 /// Keeps delivery's static routes equal to the configuration's plus those added through the
 /// API (node-local store; these win for a domain). The API signals each change, so a route
 /// takes effect at once, without a restart.
-async fn follow_local_routes(
+pub(crate) async fn follow_local_routes(
     node: Arc<Node>,
     configured: Vec<MailRoute>,
     queue: Arc<Queue<MailService, DnsResolver>>,
@@ -319,123 +317,134 @@ async fn follow_local_routes(
     }
 }
 
-/// Starts the queue and every configured proxy; they stop when `stop` turns true. A member
-/// without proxies runs no queue.
-pub async fn start(
-    node: Arc<Node>,
-    config: &MailConfig,
-    data_dir: &Path,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    stop: watch::Receiver<bool>,
-) -> anyhow::Result<Running> {
-    config.check()?;
-    if config.proxy.is_empty() {
-        return Ok(Running {
-            tasks: Vec::new(),
-            queue: None,
-            outbox: None,
-        });
-    }
-    let hostname = config.hostname.clone().unwrap_or_else(|| {
-        nix::unistd::gethostname()
-            .ok()
-            .and_then(|h| h.into_string().ok())
-            .unwrap_or_else(|| "localhost".into())
-    });
-    let spool = Spool::open(data_dir.join("spool")).context("opening the mail spool")?;
-    let settings = MailSettings {
-        hostname: hostname.clone(),
-        inbound_next_hop: config.inbound_next_hop.clone().unwrap_or_default(),
-        outbound_next_hop: config.outbound_next_hop.clone().unwrap_or_default(),
-        bounce_unmanaged_senders: config.bounce_unmanaged_senders,
-        archive_servers: config.archive_server.clone(),
-        keyservers: config.keyserver.clone(),
-        keyserver_timeout_secs: config.keyserver_timeout_secs.unwrap_or(10),
-        keyserver_resolve: config.keyserver_resolve.clone(),
-    };
-    let resolver = match config.dns_server {
-        Some(server) => DnsResolver::with_server(server),
-        None => DnsResolver::system(),
-    }
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let transport = Transport::new(
-        ClientSettings {
-            hostname: hostname.clone(),
-            ..ClientSettings::default()
-        },
-        MailRoutes::new(config.route.clone()),
-        resolver,
-    );
-    let mut retry = RetryPolicy::default();
-    if let Some(delays) = &config.retry_delays_secs {
-        retry.delays = delays.iter().map(|s| Duration::from_secs(*s)).collect();
-    }
-    if let Some(h) = config.expire_after_hours {
-        retry.expire_after = Duration::from_secs(h * 3600);
-    }
-    let queue = Arc::new(Queue::new(
-        spool.clone(),
-        MailService::new(node.clone(), settings),
-        transport,
-        retry,
-    ));
-    let stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let mut tasks = vec![tokio::spawn(queue.clone().run(stopped(stop.clone())))];
-    tasks.push(tokio::spawn(follow_local_routes(
-        node.clone(),
-        config.route.clone(),
-        queue.clone(),
-        stop.clone(),
-    )));
-    // STARTTLS uses the member's certificate, without the admin listener's ALPN list.
-    let tls = tls.map(|t| {
-        let mut c = (*t).clone();
-        c.alpn_protocols.clear();
-        Arc::new(c)
-    });
-    let connections = Arc::new(AtomicU64::new(0));
-    for p in &config.proxy {
-        let listener = tokio::net::TcpListener::bind(p.listen)
-            .await
-            .with_context(|| format!("cannot listen for SMTP on {}", p.listen))?;
-        let name = format!("{:?}", p.kind);
-        tracing::info!(proxy = %name, listen = %p.listen, tls = ?p.client_tls, "SMTP proxy listening");
-        let settings = ProxySettings {
-            name,
-            session: SessionConfig {
-                hostname: hostname.clone(),
-                max_message_size: p.max_message_size,
-                ..SessionConfig::default()
+/// The TOML's values in the API's terms, recorded in the local store at each start so the API
+/// can show them (`source: config`) and the supervisor can lay the API's values over them.
+pub fn configured(config: &MailConfig) -> ConfiguredMail {
+    let proxies = config
+        .proxy
+        .iter()
+        .enumerate()
+        .map(|(i, p)| ms::Proxy {
+            id: format!("p{}", i + 1),
+            kind: match p.kind {
+                ProxyKind::Inbound => ms::ProxyKind::Inbound,
+                ProxyKind::Outbound => ms::ProxyKind::Outbound,
+                ProxyKind::Unified => ms::ProxyKind::Unified,
             },
-            client_tls: p.client_tls,
-            tls: tls.clone(),
-            access: AccessLists {
-                allow: ranges(&p.allow),
-                block: ranges(&p.block),
-            },
+            connectors: vec![ms::Connector {
+                interface: p.listen.ip(),
+                port: Some(p.listen.port()),
+                security: match p.client_tls {
+                    ClientTls::Allow => ms::ClientSecurity::Allow,
+                    ClientTls::Disable => ms::ClientSecurity::Disable,
+                    ClientTls::Require => ms::ClientSecurity::Require,
+                    ClientTls::Ssl => ms::ClientSecurity::Ssl,
+                },
+                allow: p.allow.clone(),
+                block: p.block.clone(),
+            }],
+            designated_source_ips: p.designated_source_ips.clone(),
             connections_per_second: p.connections_per_second,
-            idle_timeout: Duration::from_secs(300),
-        };
-        let hooks = ProxyHooks {
-            node: node.clone(),
-            kind: p.kind,
-            designated: ranges(&p.designated_source_ips),
-            queue: queue.clone(),
-        };
-        tasks.push(tokio::spawn(signet_smtp::server::serve(
-            listener,
-            settings,
-            spool.clone(),
-            hooks,
-            connections.clone(),
-            stopped(stop.clone()),
-        )));
+            max_message_size: p.max_message_size as u64,
+            auth: p.auth,
+        })
+        .collect();
+    ConfiguredMail {
+        mail: ms::NodeMail {
+            settings: ms::MailSettings {
+                hostname: config.hostname.clone(),
+                placement: match config.placement {
+                    Placement::Gateway => ms::Placement::Gateway,
+                    Placement::Internal => ms::Placement::Internal,
+                },
+                bounce_unmanaged_senders: config.bounce_unmanaged_senders,
+                inbound_mail_server: delivery(config.inbound_next_hop.as_ref()),
+                outbound_delivery: delivery(config.outbound_next_hop.as_ref()),
+            },
+            proxies,
+            archive_servers: config
+                .archive_server
+                .iter()
+                .map(|a| ms::ArchiveServer {
+                    name: a.name.clone(),
+                    host: a.host.clone(),
+                    port: Some(a.port),
+                    security: peer_security(a.tls),
+                })
+                .collect(),
+        },
+        setup_listen: Some(
+            config
+                .setup_listen
+                .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 25)))
+                .to_string(),
+        ),
     }
-    Ok(Running {
-        tasks,
-        queue: Some(Arc::new(QueueView(queue.clone()))),
-        outbox: Some(queue),
-    })
+}
+
+fn delivery(hop: Option<&NextHop>) -> ms::Delivery {
+    match hop {
+        None | Some(NextHop::Direct) => ms::Delivery::Direct,
+        Some(NextHop::Relay { host, port, tls }) => ms::Delivery::Relay {
+            host: host.clone(),
+            port: Some(*port),
+            security: peer_security(*tls),
+        },
+    }
+}
+
+fn peer_security(tls: ServerTls) -> ms::PeerSecurity {
+    match tls {
+        ServerTls::Attempt => ms::PeerSecurity::Attempt,
+        ServerTls::Disable => ms::PeerSecurity::Disable,
+        ServerTls::Require => ms::PeerSecurity::Require,
+        ServerTls::Ssl => ms::PeerSecurity::Ssl,
+    }
+}
+
+pub(crate) fn server_tls(security: ms::PeerSecurity) -> ServerTls {
+    match security {
+        ms::PeerSecurity::Attempt => ServerTls::Attempt,
+        ms::PeerSecurity::Disable => ServerTls::Disable,
+        ms::PeerSecurity::Require => ServerTls::Require,
+        ms::PeerSecurity::Ssl => ServerTls::Ssl,
+    }
+}
+
+pub(crate) fn client_tls(security: ms::ClientSecurity) -> ClientTls {
+    match security {
+        ms::ClientSecurity::Allow => ClientTls::Allow,
+        ms::ClientSecurity::Disable => ClientTls::Disable,
+        ms::ClientSecurity::Require => ClientTls::Require,
+        ms::ClientSecurity::Ssl => ClientTls::Ssl,
+    }
+}
+
+pub(crate) fn proxy_kind(kind: ms::ProxyKind) -> ProxyKind {
+    match kind {
+        ms::ProxyKind::Inbound => ProxyKind::Inbound,
+        ms::ProxyKind::Outbound => ProxyKind::Outbound,
+        ms::ProxyKind::Unified => ProxyKind::Unified,
+    }
+}
+
+/// The smtp crate's next hop for a delivery setting.
+pub(crate) fn next_hop(d: &ms::Delivery) -> NextHop {
+    match d {
+        ms::Delivery::Direct => NextHop::Direct,
+        ms::Delivery::Relay { host, security, .. } => NextHop::Relay {
+            host: host.clone(),
+            port: d.port().unwrap_or(25),
+            tls: server_tls(*security),
+        },
+    }
+}
+
+pub(crate) fn archive_server(a: &ms::ArchiveServer) -> signet_mailpath::archive::ArchiveServer {
+    signet_mailpath::archive::ArchiveServer {
+        name: a.name.clone(),
+        host: a.host.clone(),
+        port: a.port(),
+        tls: server_tls(a.security),
+    }
 }

@@ -189,7 +189,11 @@ pub async fn certificate(
                 .await?;
             if !json_out {
                 println!("{}", certificate_text(&v["certificate"]));
-                println!("the node presents this certificate from its next start");
+                if v["restart_needed"] == true {
+                    println!("the node presents this certificate from its next start");
+                } else {
+                    println!("the node presents this certificate to new connections now");
+                }
                 return Ok(());
             }
             v

@@ -15,8 +15,11 @@
 //! kernel and initrd into the EFI system partition, and last a boot entry with three tries
 //! (`slot-X+3.conf`, a higher version than the running one). systemd-boot boots it next;
 //! `signet-health.service` and `systemd-bless-boot` make it permanent once signetd answers, and
-//! a slot that never gets there falls back to the old one by itself. The data partition is
-//! never touched.
+//! a slot that never gets there falls back to the old one by itself. On BIOS machines GRUB
+//! counts the tries in its environment block (`boot_slots`) and `signet-grub-bless` keeps the
+//! slot. The data partition is never touched.
+
+mod boot_slots;
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -190,18 +193,6 @@ pub fn run(cmd: &UpdateCmd) -> anyhow::Result<()> {
     }
 }
 
-/// The slot the running system booted from, from `root=PARTLABEL=root-X` on its command line.
-fn running_slot(cmdline: &str) -> anyhow::Result<char> {
-    match cmdline
-        .split_whitespace()
-        .find_map(|a| a.strip_prefix("root=PARTLABEL=root-"))
-    {
-        Some("a") => Ok('a'),
-        Some("b") => Ok('b'),
-        _ => bail!("this system was not booted from an appliance root slot (root-a or root-b)"),
-    }
-}
-
 fn apply(file: &Path, key: &Path) -> anyhow::Result<()> {
     // Everything is checked before anything is written.
     let header = verify_file(file, key)?;
@@ -215,16 +206,14 @@ fn apply(file: &Path, key: &Path) -> anyhow::Result<()> {
         bail!("the update holds {names:?}, not vmlinuz, initrd.img and root.erofs");
     }
     let cmdline = fs::read_to_string("/proc/cmdline")?;
-    let target = if running_slot(&cmdline)? == 'a' {
-        'b'
-    } else {
-        'a'
-    };
+    // The other slot on the disk the running root is on (never a same-named one elsewhere).
+    let (running, slot) = boot_slots::running_and_target(&cmdline)?;
+    let target = slot.letter;
     let entries = Path::new(ESP).join("loader/entries");
     if !entries.is_dir() {
         bail!("the EFI system partition is not mounted at {ESP}");
     }
-    let device = PathBuf::from(format!("/dev/disk/by-partlabel/root-{target}"));
+    let device = slot.device.clone();
 
     let mut f = File::open(file)?;
     f.seek(SeekFrom::Start(header.payload_offset))?;
@@ -303,25 +292,22 @@ fn apply(file: &Path, key: &Path) -> anyhow::Result<()> {
     let entry = format!(
         "title Signet {release} (slot {up})\nsort-key signet\nversion {v}\n\
          linux /slot-{target}/vmlinuz\ninitrd /slot-{target}/initrd.img\n\
-         options root=PARTLABEL=root-{target} {opts}\n",
+         options root=PARTUUID={uuid} {opts}\n",
         release = header.manifest.release,
         up = target.to_ascii_uppercase(),
         v = version + 1,
+        uuid = slot.partuuid,
         opts = options.join(" "),
     );
     let tmp = entries.join(format!(".slot-{target}.tmp"));
     fs::write(&tmp, entry)?;
     File::open(&tmp)?.sync_all()?;
     fs::rename(tmp, entries.join(format!("slot-{target}+3.conf")))?;
-    // BIOS machines boot through GRUB, which has no boot counting: it just switches slots.
-    let grub_slot = Path::new(ESP).join("grub/slot.cfg");
-    fs::write(
-        grub_slot,
-        format!("set default={}\n", if target == 'a' { 0 } else { 1 }),
-    )?;
+    // BIOS machines boot through GRUB, which counts the tries in its environment block.
+    boot_slots::grub_try_slot(&Path::new(ESP).join("grub/grubenv"), running, target)?;
     println!(
         "release {} is in slot {}; it starts at the next reboot \
-         (UEFI: kept after it answers, else the old slot comes back after 3 tries)",
+         (kept after it answers, else the old slot comes back after 3 tries)",
         header.manifest.release,
         target.to_ascii_uppercase()
     );
@@ -403,11 +389,5 @@ mod tests {
         let e = err(check(b"\x7fELF not an update", KEY_A));
         assert!(e.contains("not a Signet update file"), "{e}");
         assert!(parse_public_key("-----BEGIN PUBLIC KEY-----\nAAAA\n").is_err());
-    }
-
-    #[test]
-    fn running_slot_comes_from_the_command_line() {
-        assert_eq!(running_slot("ro root=PARTLABEL=root-b quiet").unwrap(), 'b');
-        assert!(running_slot("root=/dev/sda1").is_err());
     }
 }

@@ -24,8 +24,6 @@ use signet_smtp::routes::{DnsResolver, NextHop};
 use signet_smtp::spool::{Direction, Envelope, Recipient, Spool, Stage, now_millis};
 use signet_store::{Command, Node, StoreError};
 
-use crate::mail::MailConfig;
-
 /// Mail the Verified Directory sends, through this member's queue.
 #[derive(Clone)]
 pub struct Outbox {
@@ -36,27 +34,93 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    pub fn new(queue: Arc<Queue<MailService, DnsResolver>>, config: &MailConfig) -> Outbox {
+    pub fn new(
+        queue: Arc<Queue<MailService, DnsResolver>>,
+        hostname: String,
+        inbound: NextHop,
+        outbound: NextHop,
+    ) -> Outbox {
         Outbox {
             queue,
-            hostname: config.hostname.clone().unwrap_or_else(|| {
-                nix::unistd::gethostname()
-                    .ok()
-                    .and_then(|h| h.into_string().ok())
-                    .unwrap_or_else(|| "localhost".into())
-            }),
-            inbound: config.inbound_next_hop.clone().unwrap_or_default(),
-            outbound: config.outbound_next_hop.clone().unwrap_or_default(),
+            hostname,
+            inbound,
+            outbound,
         }
+    }
+}
+
+impl Outbox {
+    /// Queues a message the server wrote (Verified Directory mail, notices to administrators)
+    /// for `to`: to the inbound next hop for managed domains, else the outbound one. From the
+    /// null sender, like other server-made mail, so a failure bounces to nobody. The message
+    /// is on disk (fsync) when this returns; the caller wakes the queue.
+    pub fn queue_notification(
+        &self,
+        node: &Node,
+        to: &str,
+        message: &[u8],
+    ) -> Result<String, String> {
+        let next_hop = if managed(node, to) {
+            self.inbound.clone()
+        } else {
+            self.outbound.clone()
+        };
+        let envelope = Envelope {
+            id: Spool::new_id(),
+            stage: Stage::Outgoing,
+            direction: Direction::Outbound,
+            mail_from: String::new(),
+            recipients: vec![Recipient::pending(to.to_string())],
+            received_at: now_millis(),
+            connection: 0,
+            client_ip: String::new(),
+            parent: None,
+            is_bounce: true,
+            size: message.len() as u64,
+            next_hop,
+        };
+        self.queue
+            .spool()
+            .accept(&envelope, message)
+            .map_err(|e| e.to_string())?;
+        Ok(envelope.id)
+    }
+}
+
+/// The outbox of whatever mail queue runs now: the mail settings can change (and with them
+/// the queue) without a restart.
+#[derive(Clone, Default)]
+pub struct OutboxHandle(Arc<std::sync::RwLock<Option<Outbox>>>);
+
+impl OutboxHandle {
+    pub fn set(&self, outbox: Option<Outbox>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = outbox;
+    }
+
+    pub fn current(&self) -> Option<Outbox> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
 /// What the pages and housekeeping use: this member's view of the cluster.
 pub struct NodeBackend {
     pub node: Arc<Node>,
-    pub outbox: Option<Outbox>,
+    pub outbox: OutboxHandle,
     /// Where links point when no Public URL is set.
     pub default_base_url: String,
+}
+
+/// The postmaster of the first managed domain (of the host name when there is none): the
+/// sender of mail the server writes.
+pub(crate) fn postmaster(node: &Node, hostname: &str) -> String {
+    let domain = node
+        .local()
+        .managed_domains()
+        .ok()
+        .and_then(|d| d.into_iter().next())
+        .map(|d| d.name)
+        .unwrap_or_else(|| hostname.to_string());
+    format!("postmaster@{domain}")
 }
 
 fn managed(node: &Node, email: &str) -> bool {
@@ -138,15 +202,10 @@ impl NodeBackend {
             .message_template_text(template.id())
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("no message template {}", template.id()))?;
-        let from = settings.sender_address.clone().unwrap_or_else(|| {
-            let domain = view
-                .managed_domains()
-                .ok()
-                .and_then(|d| d.into_iter().next())
-                .map(|d| d.name)
-                .unwrap_or_else(|| outbox.hostname.clone());
-            format!("postmaster@{domain}")
-        });
+        let from = settings
+            .sender_address
+            .clone()
+            .unwrap_or_else(|| postmaster(&self.node, &outbox.hostname));
         let mut values = std::collections::BTreeMap::new();
         values.insert("FROM", from);
         values.insert("RECIPIENT", mail.to.clone());
@@ -158,32 +217,8 @@ impl NodeBackend {
         values.insert("DATE", signet_smtp::reply::rfc5322_date(now_millis()));
         let message =
             notification_message(&text, &values, &outbox.hostname).map_err(|e| e.to_string())?;
-        let next_hop = if managed(&self.node, &mail.to) {
-            outbox.inbound.clone()
-        } else {
-            outbox.outbound.clone()
-        };
-        // From the null sender, like other server-made mail: a failure bounces to nobody.
-        let envelope = Envelope {
-            id: Spool::new_id(),
-            stage: Stage::Outgoing,
-            direction: Direction::Outbound,
-            mail_from: String::new(),
-            recipients: vec![Recipient::pending(mail.to.clone())],
-            received_at: now_millis(),
-            connection: 0,
-            client_ip: String::new(),
-            parent: None,
-            is_bounce: true,
-            size: message.len() as u64,
-            next_hop,
-        };
-        outbox
-            .queue
-            .spool()
-            .accept(&envelope, &message)
-            .map_err(|e| e.to_string())?;
-        tracing::info!(queue_id = %envelope.id, to = %mail.to, purpose = ?mail.purpose, renewal = mail.renewal, "Verified Directory mail queued");
+        let queue_id = outbox.queue_notification(&self.node, &mail.to, &message)?;
+        tracing::info!(queue_id = %queue_id, to = %mail.to, purpose = ?mail.purpose, renewal = mail.renewal, "Verified Directory mail queued");
         Ok(())
     }
 }
@@ -228,7 +263,7 @@ impl VdBackend for NodeBackend {
     }
 
     fn can_mail(&self) -> bool {
-        self.outbox.is_some()
+        self.outbox.current().is_some()
     }
 
     fn commit(&self, update: &Update) -> BoxFuture<'_, Result<(), CommitError>> {
@@ -242,11 +277,11 @@ impl VdBackend for NodeBackend {
         }
         let outbox = self
             .outbox
-            .as_ref()
+            .current()
             .ok_or_else(|| "no mail queue runs on this member".to_string())?;
         let settings = self.settings()?;
         for m in &update.mails {
-            self.send_one(outbox, m, base_url, &settings)?;
+            self.send_one(&outbox, m, base_url, &settings)?;
         }
         outbox.queue.wake();
         Ok(())
@@ -308,7 +343,7 @@ pub async fn housekeeping(backend: &NodeBackend) {
         };
         let now = now_millis();
         let mut update = vd::entry::housekeeping(&entries, &tokens, &settings, now, &mut Random);
-        if !update.mails.is_empty() && backend.outbox.is_none() {
+        if !update.mails.is_empty() && backend.outbox.current().is_none() {
             // No way to ask the owners: leave renewals for a member that can mail.
             update.put.retain(|e| e.renewal_started_at.is_none());
             update.mails.clear();

@@ -89,3 +89,10 @@ openssl smime -encrypt -aes256 -in part -from fuzz@example.org -to fuzz@example.
 openssl smime -sign -in part -signer user.pem -inkey user.key -certfile ca.pem -from fuzz@example.org -to fuzz@example.org -subject seed | crlf > "$out/smime_open/seed-signed-detached.eml"
 openssl smime -sign -nodetach -in part -signer user.pem -inkey user.key -from fuzz@example.org -to fuzz@example.org -subject seed | crlf > "$out/smime_open/seed-signed-opaque.eml"
 ls -l "$out"/*/seed-*
+
+# --- smtp_auth: AUTH dialogues on an encrypted session (user alice, passphrase secret) ---
+mkdir -p "$out/smtp_auth"
+printf 'EHLO c\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n' > "$out/smtp_auth/seed-plain"
+printf 'EHLO c\r\nAUTH PLAIN\r\nAGFsaWNlAHNlY3JldA==\r\nAUTH PLAIN\r\n*\r\nQUIT\r\n' > "$out/smtp_auth/seed-plain-continued"
+printf 'EHLO c\r\nMAIL FROM:<a@b.c>\r\nAUTH LOGIN\r\nYWxpY2U=\r\nc2VjcmV0\r\nAUTH LOGIN YWxpY2U=\r\nd3Jvbmc=\r\n' > "$out/smtp_auth/seed-login"
+printf 'EHLO c\r\nAUTH PLAIN AGFsaWNlAGd1ZXNz\r\nAUTH LOGIN\r\n!!\r\nAUTH CRAM-MD5\r\nAUTH PLAIN =\r\n' > "$out/smtp_auth/seed-failures"

@@ -1,7 +1,8 @@
 // The setup assistant from a blank node to Learn Mode on: setup code, New server, every step
 // (one with a field error first), Finish, and the overview showing Learn Mode on and the
-// managed domain. Env: SIGNET_URL, SIGNET_SETUP_CODE, SIGNET_DOMAIN, SIGNET_LOGIN,
-// SIGNET_PASSPHRASE.
+// managed domain, and the Proxies page showing the Unified proxy the assistant made. Env:
+// SIGNET_URL, SIGNET_SETUP_CODE, SIGNET_DOMAIN, SIGNET_LOGIN, SIGNET_PASSPHRASE,
+// SIGNET_MAIL_SERVER (optional; default mail.<domain>:25).
 import { env, main, open, shot, step } from './harness.mjs';
 
 const url = env('SIGNET_URL');
@@ -9,6 +10,7 @@ const code = env('SIGNET_SETUP_CODE');
 const domain = env('SIGNET_DOMAIN');
 const login = env('SIGNET_LOGIN');
 const passphrase = env('SIGNET_PASSPHRASE');
+const mailServer = process.env.SIGNET_MAIL_SERVER || `mail.${domain}:25`;
 
 async function expectText(page, selector, text) {
   const got = await page.locator(selector).first().innerText();
@@ -74,7 +76,7 @@ await main(async () => {
     await page.waitForURL('**/setup/new/mail-server');
   });
   await step('mail server', async () => {
-    await page.fill('input[name="mail_server"]', `mail.${domain}:25`);
+    await page.fill('input[name="mail_server"]', mailServer);
     await shot(page, 'setup-07-mail-server');
     await next(page);
     await page.waitForURL('**/setup/new/organization-key');
@@ -90,12 +92,21 @@ await main(async () => {
     await shot(page, 'setup-09-learn-mode');
     await next(page);
     await page.waitForURL('**/overview*', { timeout: 60000 });
+    if (process.env.SIGNET_MAIL_SERVER && page.url().includes('problems')) {
+      throw new Error(`setup finished with problems: ${page.url()}`);
+    }
   });
   await step('the overview shows Learn Mode on and the managed domain', async () => {
     const state = await page.getAttribute('#learn-mode [data-state]', 'data-state');
     if (state !== 'on') throw new Error(`Learn Mode shows ${state}`);
     await expectText(page, '#domains', domain);
     await shot(page, 'setup-10-overview');
+  });
+  await step('the Proxies page shows the Unified proxy the assistant made', async () => {
+    await page.goto(new URL('/mail/proxies', url).href);
+    await expectText(page, 'table.proxies', 'unified');
+    await expectText(page, 'table.proxies td.state', 'running');
+    await shot(page, 'setup-11-proxies');
   });
   await step('the setup assistant is closed afterwards', async () => {
     await page.goto(new URL('/setup', url).href);

@@ -153,3 +153,36 @@ fn a_rule_made_in_the_editor_adds_its_header_to_mail_through_the_proxy() {
         "the delivered message carries the rule's header:\n{delivered}"
     );
 }
+
+/// Joining by contact from the cluster page: the blank server waits in its setup assistant, a
+/// SuperUser of the cluster types its address and setup code and presses Contact (a wrong code
+/// first: refused, next to nothing changed); it becomes a voter.
+#[test]
+fn the_cluster_page_contacts_a_waiting_server() {
+    if skip_without_browser("cluster_contact.mjs") {
+        return;
+    }
+    let _serial = serial();
+    let sponsor = Node::spawn("contact-sponsor", None);
+    setup(&sponsor, &["example.com"]);
+    add_console_admin(&sponsor, "erin");
+    let joiner = Node::spawn("contact-joiner", None);
+    let code = std::fs::read_to_string(joiner.data_dir().join("setup-code"))
+        .expect("the blank joiner has a setup code");
+    let address = format!("127.0.0.1:{}", joiner.admin_port);
+    let ran = run_browser_script(
+        "cluster_contact.mjs",
+        &[
+            ("SIGNET_URL", &url(&sponsor)),
+            ("SIGNET_LOGIN", "erin"),
+            ("SIGNET_PASSPHRASE", PASSPHRASE),
+            ("SIGNET_JOINER_URL", &url(&joiner)),
+            ("SIGNET_JOINER_ADDRESS", &address),
+            ("SIGNET_SETUP_CODE", code.trim()),
+        ],
+    );
+    if !ran {
+        return;
+    }
+    sponsor.wait_voters(2);
+}

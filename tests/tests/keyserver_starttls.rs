@@ -9,6 +9,7 @@
 mod common;
 mod keys_support;
 mod keyserver_support;
+mod pki_support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -84,81 +85,15 @@ fn starttls_on_the_plain_port_finds_the_key() {
     assert!(!a.node.log().contains("unknown op"), "{}", a.node.log());
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let mut cmd = Command::new("openssl");
-    cmd.current_dir(dir).args(args);
-    let out = run_bounded(cmd, Duration::from_secs(60)).expect("openssl hung");
-    assert!(out.status.success(), "openssl {args:?}\n{}", describe(&out));
-}
-
 /// A CA, and a client certificate it issues (`client.pem`, `client.key`), in `dir`.
 fn client_ca(dir: &Path) {
-    openssl(
+    pki_support::make_ca(dir, "/CN=Test LDAP Client CA");
+    pki_support::issue(
         dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=Test LDAP Client CA",
-            "-addext",
-            "basicConstraints=critical,CA:true",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "client.key",
-            "-out",
-            "client.csr",
-            "-subj",
-            "/CN=ldap client",
-        ],
-    );
-    std::fs::write(
-        dir.join("client.ext"),
+        "client",
+        "/CN=ldap client",
         "basicConstraints=critical,CA:false\nkeyUsage=critical,digitalSignature\n\
          extendedKeyUsage=clientAuth\n",
-    )
-    .expect("write client.ext");
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "client.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "client.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "client.ext",
-        ],
     );
 }
 

@@ -18,6 +18,7 @@
 
 mod common;
 mod keys_support;
+mod pki_support;
 
 use std::path::Path;
 use std::process::Command;
@@ -29,83 +30,17 @@ use keys_support::{only_key, setup, str_of, tmp};
 /// Where Debian's GnuTLS (dirmngr's TLS library) reads the system trust.
 const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let mut cmd = Command::new("openssl");
-    cmd.current_dir(dir).args(args);
-    let out = run_bounded(cmd, Duration::from_secs(60)).expect("openssl hung");
-    assert!(out.status.success(), "openssl {args:?}\n{}", describe(&out));
-}
-
 /// `ca.pem`, and `server.pem`/`server.key` for the WKD names (and 127.0.0.1, so the admin
 /// API, which presents the same certificate, stays reachable by address).
 fn certificates(dir: &Path) {
-    openssl(
+    pki_support::make_ca(dir, "/CN=Test WKD CA");
+    pki_support::issue(
         dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=Test WKD CA",
-            "-addext",
-            "basicConstraints=critical,CA:true",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=openpgpkey.b.test",
-        ],
-    );
-    std::fs::write(
-        dir.join("server.ext"),
+        "server",
+        "/CN=openpgpkey.b.test",
         "basicConstraints=critical,CA:false\nkeyUsage=critical,digitalSignature\n\
          extendedKeyUsage=serverAuth\n\
          subjectAltName=DNS:openpgpkey.b.test,DNS:b.test,DNS:localhost,IP:127.0.0.1\n",
-    )
-    .expect("write server.ext");
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-        ],
     );
 }
 

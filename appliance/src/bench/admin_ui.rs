@@ -75,6 +75,8 @@ pub async fn run(args: AdminUiBenchArgs) -> anyhow::Result<()> {
         activity: Default::default(),
         setup: Default::default(),
         facts: Default::default(),
+        admin_identity: None,
+        notifier: None,
     };
     let session = state.sessions.start("bench", false);
     let router = signet_web::router(state);

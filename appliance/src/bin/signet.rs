@@ -90,6 +90,9 @@ enum Top {
     /// This node's static mail routes: list, add, remove.
     #[command(subcommand)]
     Route(signet_appliance::route_cli::RouteCmd),
+    /// This node's mail settings, SMTP proxies and archive servers (applied without a restart).
+    #[command(subcommand)]
+    Mail(signet_appliance::mail_cli::MailCmd),
     /// Message templates: list, show, set, revert.
     #[command(subcommand)]
     Template(signet_appliance::template_cli::TemplateCmd),
@@ -153,6 +156,14 @@ enum ClusterCmd {
     },
     /// Join the cluster that issued TOKEN. This server's own data is erased.
     Join { token: String },
+    /// Contact a server waiting in its setup assistant (Join a cluster) and hand it a join
+    /// token sealed under its setup code (shown on its console). ADDRESS is its admin address,
+    /// host or host:port (port 9000 when left out).
+    Contact {
+        address: String,
+        #[arg(long)]
+        setup_code: String,
+    },
     /// Remove a member; it then runs standalone.
     Remove { node_id: u64 },
 }
@@ -333,6 +344,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Top::Template(cmd) => signet_appliance::template_cli::run(client(&cli)?, cmd, j).await,
         Top::Keyserver(cmd) => signet_appliance::keyserver_cli::run(client(&cli)?, cmd, j).await,
         Top::Route(cmd) => signet_appliance::route_cli::run(client(&cli)?, cmd, j).await,
+        Top::Mail(cmd) => signet_appliance::mail_cli::run(client(&cli)?, cmd, j).await,
         Top::Vd(cmd) => signet_appliance::vd_cli::run(client(&cli)?, cmd, j).await,
         Top::Admin(cmd) => signet_appliance::admin_cli::run(client(&cli)?, cmd, j).await,
         Top::Audit { limit, query } => {
@@ -549,6 +561,23 @@ async fn cluster(cli: &Cli, cmd: &ClusterCmd) -> anyhow::Result<()> {
             );
             let status = wait_until_voter(&data_dir(cli), member).await?;
             print(j, &status, |s| format!("joined: {}", status_text(s)));
+        }
+        ClusterCmd::Contact {
+            address,
+            setup_code,
+        } => {
+            let v = api
+                .post(
+                    "/api/v1/cluster/contact",
+                    json!({ "address": address, "setup_code": setup_code }),
+                )
+                .await?;
+            print(j, &v, |v| {
+                format!(
+                    "{} is joining; `signet cluster status` lists it once it has caught up",
+                    v["address"].as_str().unwrap_or("")
+                )
+            });
         }
         ClusterCmd::Remove { node_id } => {
             let v = api

@@ -7,7 +7,9 @@
 //!   message's text or attachments;
 //! - the Autocrypt header (Autocrypt Level 1: `Autocrypt: addr=...; keydata=...`);
 //! - S/MIME signer certificates: the certificates in a `pkcs7-signature` part (or a
-//!   `pkcs7-mime` signed-data body).
+//!   `pkcs7-mime` signed-data body), kept only when they belong to a signer whose signature
+//!   holds over the message ([`signet_crypto::smime::signer_certificates`]): a certificate
+//!   merely attached to the signature proves nothing.
 //!
 //! A key vouches only for the sender: a key is kept when it carries the `From` address, and is
 //! returned with that address. Keys for anybody else (a forwarded colleague's key) are not
@@ -141,6 +143,15 @@ pub fn harvest(message: &[u8]) -> Vec<HarvestedKey> {
                 }
             }
         }
+    }
+    if found
+        .iter()
+        .any(|(_, how)| *how == HarvestSource::SmimeSignature)
+    {
+        let signers = signet_crypto::smime::signer_certificates(message);
+        found.retain(|(key, how)| {
+            *how != HarvestSource::SmimeSignature || signers.iter().any(|s| s.cert_der == key.data)
+        });
     }
     found
         .into_iter()

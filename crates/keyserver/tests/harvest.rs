@@ -132,5 +132,9 @@ fn smime_signer_certificate() -> TestResult {
     assert_eq!(found[0].key.kind, CachedKeyKind::X509);
     assert_eq!(found[0].key.data, der);
     assert_eq!(found[0].address, "ivy@ext.test");
+    // Changed after signing: the signature no longer holds, so the certificate vouches for
+    // nothing and is not harvested.
+    let tampered = String::from_utf8_lossy(&out.stdout).replace("signed hello", "signed HELLO");
+    assert!(harvest(tampered.as_bytes()).is_empty());
     Ok(())
 }

@@ -41,13 +41,12 @@ impl Context<'_> {
     fn key_facts(&self, address: &str) -> KeyFacts {
         match self.keys.recipient(address) {
             Ok(Some(k)) => KeyFacts {
-                openpgp: Some(k.mode),
+                openpgp: k.cert.as_ref().map(|_| k.mode),
                 smime: k.smime.is_some(),
+                openpgp_verified: k.cert.is_some() && k.verified,
+                smime_verified: k.smime.is_some() && k.smime_verified,
             },
-            _ => KeyFacts {
-                openpgp: None,
-                smime: false,
-            },
+            _ => KeyFacts::default(),
         }
     }
 }

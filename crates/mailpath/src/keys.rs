@@ -11,7 +11,7 @@
 use signet_crypto::openpgp::{self, Cert, CertList};
 use signet_crypto::smime::SmimeIdentity;
 use signet_model::{
-    CachedKeyKind, Consumer, EmailAddress, KeyMode, ManagedKey, OrganizationItemKind,
+    CachedKeyKind, Consumer, EmailAddress, KeyMode, KeySource, ManagedKey, OrganizationItemKind,
 };
 use signet_store::{Node, StateView};
 
@@ -20,10 +20,17 @@ use crate::error::MailError;
 
 /// A recipient's key as Send sees it.
 pub struct RecipientKey {
-    pub cert: Cert,
+    /// The OpenPGP key, when there is one (a cached S/MIME certificate may come alone).
+    pub cert: Option<Cert>,
     pub mode: KeyMode,
     /// The S/MIME certificate (DER) when the user has one.
     pub smime: Option<Vec<u8>>,
+    /// "Require verified key" accepts the OpenPGP key: a user's own key, or a cached key
+    /// from a trusted source or certified by a trusted key (see [`MailKeys::recipient`]).
+    pub verified: bool,
+    /// The same for the S/MIME certificate: a user's own, or its chain reaches a Trusted
+    /// certificate (or the Organization Certificate).
+    pub smime_verified: bool,
 }
 
 /// An S/MIME signer: the identity and the CA certificates (DER) sent along with it.
@@ -33,6 +40,9 @@ pub struct MailKeys<'a> {
     node: &'a Node,
     view: &'a StateView,
     cache: Option<&'a MailCache>,
+    /// Descriptions (lower case) of the keyservers marked "Trust keys from this keyserver
+    /// implicitly": keys cached from them count as verified.
+    trusted_keyservers: Vec<String>,
 }
 
 impl<'a> MailKeys<'a> {
@@ -41,6 +51,7 @@ impl<'a> MailKeys<'a> {
             node,
             view,
             cache: None,
+            trusted_keyservers: Vec::new(),
         }
     }
 
@@ -50,7 +61,14 @@ impl<'a> MailKeys<'a> {
             node,
             view,
             cache: Some(cache),
+            trusted_keyservers: Vec::new(),
         }
+    }
+
+    /// Keys cached from these keyservers (by description) count as verified.
+    pub fn trusting(mut self, keyservers: impl IntoIterator<Item = String>) -> Self {
+        self.trusted_keyservers = keyservers.into_iter().map(|k| k.to_lowercase()).collect();
+        self
     }
 
     fn parse(&self, bytes: &[u8]) -> Result<Cert, MailError> {
@@ -77,38 +95,87 @@ impl<'a> MailKeys<'a> {
 
     /// The recipient's key: a user's own key first, then the key cache (keys harvested from
     /// mail and found on keyservers; a cached OpenPGP key counts as the recipient's own, CKM).
+    /// A user's own keys are verified. Among cached keys, verified ones are preferred, so that
+    /// what policy saw is what encryption uses.
     pub fn recipient(&self, address: &str) -> Result<Option<RecipientKey>, MailError> {
         let Some(key) = self.current_key(address)? else {
             return self.cached(address);
         };
         let cert = self.parse(&key.public)?;
+        let smime = key
+            .smime
+            .filter(|s| s.revoked_at.is_none())
+            .map(|s| s.cert_der);
         Ok(Some(RecipientKey {
-            cert,
+            cert: Some(cert),
             mode: key.mode,
-            smime: key
-                .smime
-                .filter(|s| s.revoked_at.is_none())
-                .map(|s| s.cert_der),
+            smime_verified: smime.is_some(),
+            smime,
+            verified: true,
         }))
     }
 
     fn cached(&self, address: &str) -> Result<Option<RecipientKey>, MailError> {
         let now = signet_store::now_millis();
         let cached = self.view.cached_keys_for(&address.to_lowercase(), now)?;
-        let smime = cached
-            .iter()
-            .find(|k| k.kind == CachedKeyKind::X509)
-            .map(|k| k.data.clone());
-        for k in cached.iter().filter(|k| k.kind == CachedKeyKind::OpenPgp) {
-            if let Ok(cert) = self.parse(&k.data) {
-                return Ok(Some(RecipientKey {
-                    cert,
-                    mode: KeyMode::Ckm,
-                    smime,
-                }));
+        if cached.is_empty() {
+            return Ok(None);
+        }
+        let trust = Trust::read(self.view)?;
+        let mut smime: Option<(Vec<u8>, bool)> = None;
+        for k in cached.iter().filter(|k| k.kind == CachedKeyKind::X509) {
+            let verified = self.source_trusted(&k.source, address)
+                || signet_crypto::smime::chain_is_trusted(&k.data, &[], &trust.certificates);
+            if smime.as_ref().is_none_or(|(_, v)| !v && verified) {
+                smime = Some((k.data.clone(), verified));
             }
         }
-        Ok(None)
+        let mut openpgp: Option<(Cert, bool)> = None;
+        for k in cached.iter().filter(|k| k.kind == CachedKeyKind::OpenPgp) {
+            let Ok(cert) = self.parse(&k.data) else {
+                continue;
+            };
+            let verified = self.source_trusted(&k.source, address)
+                || trust
+                    .keys
+                    .iter()
+                    .any(|t| openpgp::organization_certifications(&cert, t) > 0);
+            if openpgp.as_ref().is_none_or(|(_, v)| !v && verified) {
+                openpgp = Some((cert, verified));
+            }
+        }
+        if openpgp.is_none() && smime.is_none() {
+            return Ok(None);
+        }
+        let (cert, verified) = match openpgp {
+            Some((c, v)) => (Some(c), v),
+            None => (None, false),
+        };
+        let (smime, smime_verified) = match smime {
+            Some((d, v)) => (Some(d), v),
+            None => (None, false),
+        };
+        Ok(Some(RecipientKey {
+            cert,
+            mode: KeyMode::Ckm,
+            smime,
+            verified,
+            smime_verified,
+        }))
+    }
+
+    /// Keys found on `keys.<recipient's domain>` or on a keyserver trusted implicitly.
+    fn source_trusted(&self, source: &KeySource, address: &str) -> bool {
+        let KeySource::Keyserver { description } = source else {
+            return false;
+        };
+        let d = description.to_lowercase();
+        let domain = address.rsplit_once('@').map(|(_, d)| d.to_lowercase());
+        d == signet_keyserver::Keyserver::address_domain()
+            .description
+            .to_lowercase()
+            || domain.is_some_and(|dom| d == format!("keys.{dom}"))
+            || self.trusted_keyservers.contains(&d)
     }
 
     /// The OpenPGP key that signs mail from `sender`: the sender's own key when the server
@@ -208,5 +275,33 @@ impl<'a> MailKeys<'a> {
             .map(|item| vec![item.public])
             .unwrap_or_default();
         Ok((identities, trusted))
+    }
+}
+
+/// What vouches for keys from outside (guide §12): the Trusted Keys with "Trust key for
+/// verifying mail encryption keys", and the Trusted certificates with the Organization
+/// Certificate as the roots S/MIME chains must reach.
+struct Trust {
+    keys: Vec<Cert>,
+    certificates: Vec<Vec<u8>>,
+}
+
+impl Trust {
+    fn read(view: &StateView) -> Result<Trust, MailError> {
+        let mut keys = Vec::new();
+        let mut certificates = Vec::new();
+        for item in view.trusted_items()? {
+            if item.x509 {
+                certificates.push(item.data);
+            } else if item.flags.mail_encryption_keys
+                && let Ok(cert) = openpgp::parse_cert(&item.data)
+            {
+                keys.push(cert);
+            }
+        }
+        if let Some(org) = view.organization_item(OrganizationItemKind::OrganizationCertificate)? {
+            certificates.push(org.public);
+        }
+        Ok(Trust { keys, certificates })
     }
 }

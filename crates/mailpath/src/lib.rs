@@ -5,6 +5,7 @@
 //! from the message templates ([`templates`]). [`service::MailService`] ties it together as the
 //! queue's [`signet_smtp::queue::MailPath`].
 
+pub mod annotate;
 pub mod archive;
 pub mod cache;
 pub mod error;

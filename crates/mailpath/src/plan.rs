@@ -54,10 +54,16 @@ pub struct Decision {
 }
 
 /// What the key search found for a recipient (the caller looks keys up before deciding).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct KeyFacts {
     pub openpgp: Option<KeyMode>,
     pub smime: bool,
+    /// "Require verified key" accepts the OpenPGP key (a user's own, from a trusted source,
+    /// or certified by a trusted key; not a key harvested from mail or from an untrusted
+    /// keyserver on its own).
+    pub openpgp_verified: bool,
+    /// The S/MIME certificate is a user's own or its chain reaches a Trusted certificate.
+    pub smime_verified: bool,
 }
 
 /// Turns one recipient's plan into a decision.
@@ -115,8 +121,11 @@ pub fn decide(plan: &RecipientPlan, sender: &str, keys: impl Fn(&str) -> KeyFact
             let end_to_end = |mode: KeyMode| matches!(mode, KeyMode::Ckm | KeyMode::Gkm);
             let usable_pgp = found
                 .openpgp
-                .filter(|m| !opts.require_end_to_end_key || end_to_end(*m));
-            let usable_smime = found.smime && !opts.require_end_to_end_key;
+                .filter(|m| !opts.require_end_to_end_key || end_to_end(*m))
+                .filter(|_| !opts.require_verified_key || found.openpgp_verified);
+            let usable_smime = found.smime
+                && !opts.require_end_to_end_key
+                && (!opts.require_verified_key || found.smime_verified);
             let format = match opts.encoding {
                 PreferredEncoding::Smime if usable_smime => Some(Format::Smime),
                 PreferredEncoding::Smime => None,
@@ -216,15 +225,13 @@ mod tests {
     fn pgp(mode: KeyMode) -> impl Fn(&str) -> KeyFacts {
         move |_| KeyFacts {
             openpgp: Some(mode),
-            smime: false,
+            openpgp_verified: true,
+            ..KeyFacts::default()
         }
     }
 
     fn none(_: &str) -> KeyFacts {
-        KeyFacts {
-            openpgp: None,
-            smime: false,
-        }
+        KeyFacts::default()
     }
 
     #[test]
@@ -284,6 +291,45 @@ mod tests {
     }
 
     #[test]
+    fn require_verified_key_refuses_unverified_keys() {
+        let verified = Action::Send(SendOptions {
+            require_verified_key: true,
+            if_key_not_found: KeyNotFound::SendClearUnsigned,
+            ..SendOptions::default()
+        });
+        let harvested = |_: &str| KeyFacts {
+            openpgp: Some(KeyMode::Ckm),
+            smime: true,
+            ..KeyFacts::default()
+        };
+        assert_eq!(
+            decide(&finished(verified.clone()), "a@x", harvested).treatment,
+            Treatment::Unchanged
+        );
+        assert!(matches!(
+            decide(&finished(verified.clone()), "a@x", pgp(KeyMode::Ckm)).treatment,
+            Treatment::Encrypt {
+                format: Format::PgpMime,
+                ..
+            }
+        ));
+        // Only the certificate is verified: S/MIME it is.
+        let cert_only = |_: &str| KeyFacts {
+            openpgp: Some(KeyMode::Ckm),
+            smime: true,
+            smime_verified: true,
+            ..KeyFacts::default()
+        };
+        assert!(matches!(
+            decide(&finished(verified), "a@x", cert_only).treatment,
+            Treatment::Encrypt {
+                format: Format::Smime,
+                ..
+            }
+        ));
+    }
+
+    #[test]
     fn smime_preference_needs_a_certificate() {
         let smime = Action::Send(SendOptions {
             encoding: PreferredEncoding::Smime,
@@ -292,6 +338,7 @@ mod tests {
         let with_cert = |_: &str| KeyFacts {
             openpgp: Some(KeyMode::Skm),
             smime: true,
+            ..KeyFacts::default()
         };
         assert_eq!(
             decide(&finished(smime.clone()), "a@x", with_cert).treatment,

@@ -3,16 +3,15 @@
 //! - **Key search.** When Send finds no key for a recipient among the users and in the key
 //!   cache, the keyservers its rule's Key Search lists are asked, in order
 //!   ([`signet_keyserver::search_in_order`]); what they find goes into the key cache, and the
-//!   message is processed again. A keyserver that does not answer keeps the whole message
-//!   queued for a later try (the reference splits the message and queues only that recipient;
-//!   here the others wait too, until the retry), except `keys.<domain>` servers, whose failure
-//!   counts as "no key".
+//!   message is processed again. A keyserver that does not answer for a recipient makes
+//!   [`find_keys`] name that recipient: the service splits the message, delivers the others
+//!   now and queues only the waiting recipients for a later try (guide §6). The failure of a
+//!   `keys.<domain>` server counts as "no key" and never queues.
 //! - **Harvest.** Keys attached to inbound mail (`application/pgp-keys` parts, armored public
 //!   keys, Autocrypt headers) go into the key cache for the From address, unless the address
-//!   is one of our users'. S/MIME signer certificates are not harvested yet: they must come
-//!   from a signature that verified.
+//!   is one of our users', and S/MIME signer certificates from signatures that hold (the
+//!   next Send to that address can use S/MIME).
 
-use signet_keyserver::harvest::HarvestSource;
 use signet_keyserver::{Keyserver, KeyserverKind, SearchOptions, harvest, search_in_order};
 use signet_model::{LookupKeyserver, LookupKeyserverKind};
 use signet_smtp::DeliveryError;
@@ -71,13 +70,18 @@ fn options(settings: &MailSettings) -> SearchOptions {
     }
 }
 
-/// Searches each recipient's keyservers and caches what is found.
+/// A recipient whose keyserver did not answer, and why (for the queue's reason column).
+pub type Waiting = (String, String);
+
+/// Searches each recipient's keyservers and caches what is found. Returns the recipients
+/// whose keyservers did not answer: they must wait for a later try.
 pub async fn find_keys(
     node: &Node,
     settings: &MailSettings,
     replicated: &[LookupKeyserver],
     wanted: &[(String, Vec<String>)],
-) -> Result<(), DeliveryError> {
+) -> Result<Vec<Waiting>, DeliveryError> {
+    let mut waiting = Vec::new();
     let options = options(settings);
     let timeout = node
         .local()
@@ -107,14 +111,15 @@ pub async fn find_keys(
                 }
             }
             Err(e) if e.is_unavailable() => {
-                return Err(DeliveryError::Temporary(format!(
-                    "keyserver did not answer for {recipient}: {e}"
-                )));
+                waiting.push((
+                    recipient.clone(),
+                    format!("keyserver did not answer for {recipient}: {e}"),
+                ));
             }
             Err(e) => tracing::info!(recipient, "no key on the keyservers: {e}"),
         }
     }
-    Ok(())
+    Ok(waiting)
 }
 
 /// Caches the keys an inbound message carries for its sender.
@@ -134,9 +139,6 @@ pub async fn harvest_keys(node: &Node, envelope: &Envelope, message: &[u8]) {
         .map(|d| d.name.to_lowercase())
         .collect();
     for h in harvest(message) {
-        if h.how == HarvestSource::SmimeSignature {
-            continue;
-        }
         let domain = h.address.rsplit_once('@').map(|(_, d)| d.to_lowercase());
         if domain.is_some_and(|d| {
             managed

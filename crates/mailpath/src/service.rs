@@ -16,9 +16,10 @@ use serde::{Deserialize, Serialize};
 use signet_policy::facts::SessionFacts;
 use signet_policy::model::{ArchiveCopyOf, ArchiveOptions, ServiceKind};
 use signet_smtp::DeliveryError;
+use signet_smtp::delivery::RetryPolicy;
 use signet_smtp::queue::{MailPath, Outgoing};
 use signet_smtp::routes::NextHop;
-use signet_smtp::spool::{Direction, Envelope, Recipient, Stage};
+use signet_smtp::spool::{Direction, Envelope, Recipient, Spool, Stage};
 use signet_store::{Command, Node, StateView};
 
 use crate::archive::{ArchiveServer, archive_copy};
@@ -76,6 +77,9 @@ pub struct MailService {
     settings: Arc<RwLock<MailSettings>>,
     /// Policy, dictionaries, certificates and opened signing keys between messages.
     cache: Arc<MailCache>,
+    /// The queue's spool and retry policy, for queueing recipients whose keyserver did not
+    /// answer apart from the rest of the message. Without it the whole message waits.
+    requeue: Option<(Spool, RetryPolicy)>,
 }
 
 impl MailService {
@@ -84,7 +88,16 @@ impl MailService {
             node,
             settings: Arc::new(RwLock::new(settings)),
             cache: Arc::new(MailCache::default()),
+            requeue: None,
         }
+    }
+
+    /// Lets the service split a message when a keyserver does not answer for some of its
+    /// recipients: those wait in `spool` (the queue's own, so its runner sees them) and are
+    /// retried on `retry`'s schedule; the others go on at once.
+    pub fn with_requeue(mut self, spool: Spool, retry: RetryPolicy) -> Self {
+        self.requeue = Some((spool, retry));
+        self
     }
 
     pub fn settings(&self) -> MailSettings {
@@ -126,14 +139,29 @@ impl MailPath for MailService {
                 .map_err(|e| DeliveryError::Temporary(e.to_string()))?
                 .keyservers
                 .clone();
-            crate::search::find_keys(
+            let waiting = crate::search::find_keys(
                 &self.node,
                 &self.settings(),
                 &replicated,
                 &processed.needs_search,
             )
             .await?;
-            processed = self.process_in_pool(envelope, message, true).await?;
+            let now = if waiting.is_empty() {
+                envelope.clone()
+            } else {
+                self.hold_back(envelope, message, &waiting).await?
+            };
+            processed = match self.process_in_pool(&now, message, true).await {
+                Ok(p) => p,
+                Err(e) => {
+                    // The whole message stays queued: the entry split off for the waiting
+                    // recipients goes, or they would be sent twice.
+                    if now.recipients.len() != envelope.recipients.len() {
+                        self.drop_held_back(envelope).await;
+                    }
+                    return Err(e);
+                }
+            };
         }
         if envelope.direction == Direction::Inbound {
             crate::search::harvest_keys(&self.node, envelope, message).await;
@@ -187,6 +215,93 @@ impl MailPath for MailService {
 }
 
 impl MailService {
+    /// Splits the message: the recipients in `waiting` (their keyserver did not answer) go to
+    /// a new received entry, due on the retry schedule with the keyserver's reason; the
+    /// returned envelope holds the others, to be processed now. When nothing can be split
+    /// (every recipient waits, a waiting address came from a mailing list, or no spool) the
+    /// whole message waits.
+    async fn hold_back(
+        &self,
+        envelope: &Envelope,
+        message: &[u8],
+        waiting: &[crate::search::Waiting],
+    ) -> Result<Envelope, DeliveryError> {
+        let whole = || {
+            DeliveryError::Temporary(
+                waiting
+                    .iter()
+                    .map(|(_, why)| why.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        };
+        let is_waiting = |a: &str| waiting.iter().any(|(w, _)| w.eq_ignore_ascii_case(a));
+        let pending: Vec<&Recipient> = envelope.pending().collect();
+        let all_in_envelope = waiting
+            .iter()
+            .all(|(w, _)| pending.iter().any(|r| r.address.eq_ignore_ascii_case(w)));
+        let some_go_on = pending.iter().any(|r| !is_waiting(&r.address));
+        let Some((spool, retry)) = self.requeue.clone() else {
+            return Err(whole());
+        };
+        if !all_in_envelope || !some_go_on {
+            return Err(whole());
+        }
+        let at = signet_smtp::spool::now_millis();
+        let mut later = envelope.clone();
+        later.id = held_back_id(envelope);
+        later.stage = Stage::Received;
+        later.recipients = pending
+            .iter()
+            .filter(|r| is_waiting(&r.address))
+            .map(|r| {
+                let mut r = (*r).clone();
+                r.attempts += 1;
+                r.next_attempt = retry.next_attempt(at, r.attempts);
+                r.last_error = waiting
+                    .iter()
+                    .find(|(w, _)| w.eq_ignore_ascii_case(&r.address))
+                    .map(|(_, why)| why.clone());
+                r
+            })
+            .collect();
+        let conn = format!("SMTP-{:05}", envelope.connection);
+        for r in &later.recipients {
+            tracing::info!(
+                "{conn}: recipient ({}): message split: waiting for a keyserver ({}); queued as {}",
+                r.address,
+                r.last_error.as_deref().unwrap_or_default(),
+                later.id
+            );
+        }
+        let written = later.clone();
+        let bytes = message.to_vec();
+        // Durable before the received entry goes: a crash in between processes the message
+        // again, which rewrites this same entry.
+        tokio::task::spawn_blocking(move || spool.accept(&written, &bytes))
+            .await
+            .map_err(|e| DeliveryError::Temporary(format!("queueing task failed: {e}")))?
+            .map_err(|e| {
+                DeliveryError::Temporary(format!("cannot queue the waiting recipients: {e}"))
+            })?;
+        let mut now = envelope.clone();
+        now.recipients
+            .retain(|r| !r.is_pending() || !is_waiting(&r.address));
+        Ok(now)
+    }
+
+    /// Removes the entry [`MailService::hold_back`] wrote for this message, if any.
+    async fn drop_held_back(&self, envelope: &Envelope) {
+        let Some((spool, _)) = self.requeue.clone() else {
+            return;
+        };
+        let id = held_back_id(envelope);
+        let result = tokio::task::spawn_blocking(move || spool.remove(&id)).await;
+        if !matches!(result, Ok(Ok(()))) {
+            tracing::warn!(queue_id = %envelope.id, "cannot remove the entry split off for recipients waiting on a keyserver");
+        }
+    }
+
     /// Processing is CPU work (parsing, policy, crypto): it runs on the blocking pool.
     async fn process_in_pool(
         &self,
@@ -282,8 +397,20 @@ impl MailService {
         }
 
         let facts = message_facts(raw, &envelope.mail_from);
-        let keys = MailKeys::with_cache(&self.node, view, &self.cache);
         let state = self.cache.state(view)?;
+        let trusted_keyservers = state
+            .keyservers
+            .iter()
+            .filter(|k| k.trusted)
+            .map(|k| k.name.clone())
+            .chain(
+                settings
+                    .keyservers
+                    .iter()
+                    .filter(|k| k.keys_trusted())
+                    .map(|k| k.description.clone()),
+            );
+        let keys = MailKeys::with_cache(&self.node, view, &self.cache).trusting(trusted_keyservers);
         let ctx = Context {
             view,
             keys: &keys,
@@ -479,6 +606,12 @@ impl MailService {
             message,
         }))
     }
+}
+
+/// The id of the entry split off a message for recipients waiting on a keyserver: `-a`
+/// never collides with the queue's `-<n>` outgoing ids.
+fn held_back_id(envelope: &Envelope) -> String {
+    format!("{}-a", envelope.id)
 }
 
 /// Recipients that share a treatment and header edits, and so one copy of the message.

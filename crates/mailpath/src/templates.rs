@@ -27,6 +27,8 @@ pub enum TemplateName {
     VerifiedDirectoryConfirmation,
     /// A removal link for the keys of an address in the Verified Directory.
     VerifiedDirectoryRemoval,
+    /// An administrator was locked out after failed logins.
+    AdministratorLockout,
 }
 
 impl TemplateName {
@@ -37,6 +39,7 @@ impl TemplateName {
             TemplateName::InternalServerError => "internal-server-error",
             TemplateName::VerifiedDirectoryConfirmation => "verified-directory-confirmation",
             TemplateName::VerifiedDirectoryRemoval => "verified-directory-removal",
+            TemplateName::AdministratorLockout => "administrator-lockout",
         }
     }
 }

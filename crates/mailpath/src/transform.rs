@@ -1,12 +1,14 @@
 //! Applying a [`Treatment`] to the bytes of one group's copy: header edits first (rules add
 //! them to the message as received), then encryption, signing or decryption through the crypto
-//! crate. Decryption adds annotation header fields saying what was found.
+//! crate. Decryption adds annotation header fields saying what was found, and the body
+//! annotation the rule asks for.
 
 use signet_crypto::mime::{self, HeaderField};
 use signet_crypto::openpgp::Cert;
 use signet_crypto::{Annotation as Found, Format, SignatureStatus, pgpmime, smime};
 use signet_policy::model::Annotation;
 
+use crate::annotate::{annotate_body, annotation_lines};
 use crate::error::MailError;
 use crate::keys::MailKeys;
 use crate::plan::Treatment;
@@ -92,11 +94,12 @@ pub fn apply(
             for r in recipients {
                 let key = keys
                     .recipient(r)?
+                    .and_then(|k| k.cert)
                     .ok_or_else(|| MailError::NoKey(r.clone()))?;
-                certs.push(key.cert);
+                certs.push(key);
             }
-            if *senders_key && let Some(own) = keys.recipient(sender)? {
-                certs.push(own.cert);
+            if *senders_key && let Some(own) = keys.recipient(sender)?.and_then(|k| k.cert) {
+                certs.push(own);
             }
             let signer = if *sign {
                 Some(keys.openpgp_signer(sender)?)
@@ -133,7 +136,9 @@ fn decrypt(
     match opened {
         Ok(Some(opened)) => {
             let edits = annotation_fields(&opened.annotation, annotation);
-            edit_headers(&opened.message, &edits)
+            let lines = annotation_lines(&opened.annotation, annotation);
+            let body = annotate_body(&opened.message, &lines);
+            edit_headers(body.as_deref().unwrap_or(&opened.message), &edits)
         }
         Ok(None) => Ok(message.to_vec()),
         Err(e) => {
@@ -147,8 +152,8 @@ fn decrypt(
 }
 
 /// Header fields that record what decryption and verification found. `None` annotation
-/// still records the facts in header fields (they are not shown by mail clients); body
-/// annotation comes with a later step.
+/// still records the facts in header fields (they are not shown by mail clients); the body
+/// annotation is [`crate::annotate`]'s.
 fn annotation_fields(found: &Found, setting: Annotation) -> Vec<(String, String, bool)> {
     let mut out = Vec::new();
     if found.was_encrypted {

@@ -13,6 +13,7 @@ mod dictionary;
 mod domain;
 mod keys;
 pub mod lookup_keyserver;
+pub mod mail_settings;
 mod settings;
 
 pub use admin::{AdminRole, Administrator, ApiToken, FailedLogins, PassphraseRecord, Permission};

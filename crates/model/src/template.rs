@@ -75,6 +75,10 @@ const VD_VARS: &[&str] = &[
     "DATE",
 ];
 
+/// The lockout notice to an administrator: `$FROM` is the postmaster of the first managed
+/// domain, `$UNTIL` when the lockout ends (UTC).
+const LOCKOUT_VARS: &[&str] = &["FROM", "RECIPIENT", "LOGIN", "UNTIL", "HOSTNAME", "DATE"];
+
 macro_rules! portal {
     ($id:literal, $title:literal, $trigger:literal, $subject:literal, $body:literal) => {
         TemplateSpec {
@@ -151,6 +155,14 @@ pub const TEMPLATES: &[TemplateSpec] = &[
         trigger: "Someone asked to remove the keys of an address from the Verified Directory.",
         variables: VD_VARS,
         default_text: "From: $FROM\nTo: $RECIPIENT\nSubject: Remove your key from the Verified Directory\n\nSomeone asked to remove the keys with the address $RECIPIENT from the Verified Directory at $HOSTNAME.\n\nTo remove them, open this link and press Remove:\n\n  $URL\n\nThe link works for $VALID_HOURS hours. If you did not ask for this, ignore this mail: nothing is removed.\n",
+        in_use: true,
+    },
+    TemplateSpec {
+        id: "administrator-lockout",
+        title: "Administrator Lockout",
+        trigger: "An administrator with an email address is locked out after too many failed logins (lockout is off unless a threshold is set).",
+        variables: LOCKOUT_VARS,
+        default_text: "From: $FROM\nTo: $RECIPIENT\nSubject: Your Signet administrator account $LOGIN is locked\n\nThe administrator account $LOGIN on $HOSTNAME was locked after too many failed logins, at $DATE.\n\nIt refuses every login until $UNTIL, or until a SuperUser unlocks it (Administrators page, Unlock; or signet admin unlock $LOGIN).\n\nIf these attempts were not yours, someone is guessing your passphrase: tell your security officer.\n",
         in_use: true,
     },
     portal!(
@@ -343,7 +355,7 @@ mod tests {
             assert!(ids.insert(t.id), "{} twice", t.id);
             assert_eq!(check_template(t.id, t.default_text), Ok(()), "{}", t.title);
         }
-        assert_eq!(TEMPLATES.len(), 20);
+        assert_eq!(TEMPLATES.len(), 21);
     }
 
     #[test]

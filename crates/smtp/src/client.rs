@@ -7,6 +7,11 @@
 //! does not pay a TCP (and TLS) handshake, greeting and EHLO per message. When the server
 //! offers PIPELINING (RFC 2920), a transaction's MAIL, RCPT and DATA leave in one write.
 //!
+//! With [`ClientSettings::credentials`] the client authenticates with AUTH PLAIN (RFC 4954,
+//! 4616) after EHLO, and only over TLS: a session that is not encrypted never carries the
+//! passphrase, whatever the TLS mode says (the guide: "Username and Passphrase used if you
+//! chose a secure SMTP connection").
+//!
 //! Certificates are not verified: on the open Internet SMTP TLS is opportunistic (RFC 7435),
 //! and "Require" means the session must be encrypted, which it is. Verified MTA-STS / DANE
 //! is a later step.
@@ -23,6 +28,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use crate::auth::Credentials;
 use crate::error::DeliveryError;
 
 /// Server-side TLS mode of a proxy: how Signet talks to the next server.
@@ -46,6 +52,8 @@ pub struct ClientSettings {
     pub connect_timeout: Duration,
     /// Per command (RFC 5321 §4.5.3.2 gives 5 to 10 minutes; a gateway can be stricter).
     pub command_timeout: Duration,
+    /// AUTH PLAIN with these after EHLO (e.g. an archive server). Sent only over TLS.
+    pub credentials: Option<Credentials>,
 }
 
 impl Default for ClientSettings {
@@ -55,6 +63,7 @@ impl Default for ClientSettings {
             tls: ServerTls::Attempt,
             connect_timeout: Duration::from_secs(30),
             command_timeout: Duration::from_secs(120),
+            credentials: None,
         }
     }
 }
@@ -158,13 +167,13 @@ async fn tls_connect(
 }
 
 /// A reply: its code and text lines.
-struct ServerReply {
-    code: u16,
+pub(crate) struct ServerReply {
+    pub(crate) code: u16,
     lines: Vec<String>,
 }
 
 impl ServerReply {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         format!("{} {}", self.code, self.lines.join(" / "))
     }
 
@@ -213,8 +222,36 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// Connects, reads the greeting, says EHLO and upgrades with STARTTLS as `settings` say.
+    /// Connects, reads the greeting, says EHLO, upgrades with STARTTLS as `settings` say and
+    /// authenticates when they carry credentials.
     pub(crate) async fn open(
+        addr: SocketAddr,
+        settings: &ClientSettings,
+    ) -> Result<Session, DeliveryError> {
+        let mut s = Self::open_unauthenticated(addr, settings).await?;
+        if let Some(credentials) = &settings.credentials {
+            if !s.is_tls() {
+                return Err(DeliveryError::Temporary(format!(
+                    "{addr}: the session is not encrypted, so the credentials for {} are not sent",
+                    credentials.user()
+                )));
+            }
+            let r = s.auth_plain(credentials).await?;
+            if r.code != 235 {
+                // Temporary even for 535: a wrong passphrase in the settings is the
+                // administrator's to fix, and the mail should wait for that, not bounce.
+                return Err(DeliveryError::Temporary(format!(
+                    "{addr} refused AUTH for {}: {}",
+                    credentials.user(),
+                    r.text()
+                )));
+            }
+        }
+        Ok(s)
+    }
+
+    /// [`Session::open`] without AUTH.
+    pub(crate) async fn open_unauthenticated(
         addr: SocketAddr,
         settings: &ClientSettings,
     ) -> Result<Session, DeliveryError> {
@@ -251,6 +288,21 @@ impl Session {
             ))),
             _ => Ok(s),
         }
+    }
+
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self.io.get_ref(), Stream::Tls(_))
+    }
+
+    /// `AUTH PLAIN` with an initial response; the server's reply, whatever it is. The command
+    /// holds the passphrase, so no error message repeats it.
+    pub(crate) async fn auth_plain(
+        &mut self,
+        credentials: &Credentials,
+    ) -> Result<ServerReply, DeliveryError> {
+        let cmd = format!("AUTH PLAIN {}\r\n", credentials.plain_response());
+        self.write(cmd.as_bytes()).await?;
+        self.read_reply().await
     }
 
     fn new(stream: Stream, settings: &ClientSettings, opened: Instant) -> Self {

@@ -44,12 +44,13 @@ impl Default for CacheLimits {
     }
 }
 
-/// A connection is only reused for the same server, TLS mode and EHLO name.
+/// A connection is only reused for the same server, TLS mode, EHLO name and AUTH user.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     addr: SocketAddr,
     tls: ServerTls,
     hostname: String,
+    user: Option<String>,
 }
 
 impl Key {
@@ -58,6 +59,7 @@ impl Key {
             addr,
             tls: settings.tls,
             hostname: settings.hostname.clone(),
+            user: settings.credentials.as_ref().map(|c| c.user().to_string()),
         }
     }
 }

@@ -5,10 +5,12 @@
 //! This crate knows SMTP, files and sockets; it knows nothing of policy or keys.
 
 pub mod access;
+pub mod auth;
 pub mod client;
 pub mod connections;
 pub mod delivery;
 pub mod error;
+pub mod mail_server_auth;
 pub mod queue;
 pub mod reply;
 pub mod routes;

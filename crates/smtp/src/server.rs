@@ -1,6 +1,7 @@
 //! The listener of one proxy: accepts connections, applies the IP lists and the rate limit,
-//! runs the [`Session`] over the socket (plain, STARTTLS or implicit TLS), reads the message,
-//! and answers 250 only after the [`Spool`] holds it durably.
+//! runs the [`Session`] over the socket (plain, STARTTLS or implicit TLS), checks AUTH
+//! credentials with the proxy's verifier, reads the message, and answers 250 only after the
+//! [`Spool`] holds it durably.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::access::{AccessLists, RateLimit};
+use crate::auth::{AuthFailure, Credentials};
 use crate::reply::{Reply, rfc5322_date};
 use crate::routes::NextHop;
 use crate::session::{CommandLines, DataPhase, Gate, Next, Session, SessionConfig, Transaction};
@@ -228,10 +230,22 @@ impl<H: Hooks> Conn<'_, H> {
                     out.push_str(&reply.to_wire());
                     continue;
                 }
-                let Some(parsed) = lines.next(&mut bytes) else {
-                    break;
+                let next = if session.awaits_auth_response() {
+                    let Some(line) = lines.next_raw(&mut bytes) else {
+                        break;
+                    };
+                    session.auth_response(line)
+                } else {
+                    let Some(parsed) = lines.next(&mut bytes) else {
+                        break;
+                    };
+                    session.handle(parsed, &gate)
                 };
-                match session.handle(parsed, &gate) {
+                let next = match next {
+                    Next::Verify(credentials) => self.verify(session, &credentials).await,
+                    other => other,
+                };
+                match next {
                     Next::Reply(r) => out.push_str(&r.to_wire()),
                     Next::ReadData(r) => {
                         out.push_str(&r.to_wire());
@@ -249,6 +263,8 @@ impl<H: Hooks> Conn<'_, H> {
                         io.flush().await?;
                         return Ok(Ended::Closed);
                     }
+                    // `verify` never answers Verify; should it, the session cannot go on.
+                    Next::Verify(_) => return Ok(Ended::Closed),
                 }
             }
             // PIPELINING: replies to everything the client sent in one go leave together.
@@ -258,6 +274,26 @@ impl<H: Hooks> Conn<'_, H> {
                 out.clear();
             }
         }
+    }
+
+    /// Asks the proxy's verifier about credentials from AUTH. The passphrase is never
+    /// logged; the user name is, as the audit trail of who sent through this proxy.
+    async fn verify(&self, session: &mut Session, credentials: &Credentials) -> Next {
+        let result = match &self.shared.settings.session.auth {
+            Some(auth) => auth.verifier.verify(credentials).await,
+            None => Err(AuthFailure::Unavailable("AUTH is not configured".into())),
+        };
+        let user = credentials.user();
+        match &result {
+            Ok(()) => tracing::info!(conn = self.id, peer = %self.peer, "authenticated as {user}"),
+            Err(AuthFailure::Invalid) => {
+                tracing::info!(conn = self.id, peer = %self.peer, "authentication failed for {user}: credentials invalid")
+            }
+            Err(AuthFailure::Unavailable(why)) => {
+                tracing::warn!(conn = self.id, peer = %self.peer, reason = %why, "authentication for {user} could not be checked")
+            }
+        }
+        session.verified(credentials, result)
     }
 
     /// The message is complete: spool it durably, then (and only then) say 250.
@@ -320,10 +356,17 @@ impl<H: Hooks> Conn<'_, H> {
     }
 
     fn received_header(&self, session: &Session, txn: &Transaction, id: &str, at: u64) -> String {
-        let with = match (session.uses_esmtp(), session.is_tls()) {
-            (true, true) => "ESMTPS",
-            (true, false) => "ESMTP",
-            (false, _) => "SMTP",
+        // RFC 3848: ESMTPA / ESMTPSA when the client authenticated.
+        let with = match (
+            session.uses_esmtp(),
+            session.is_tls(),
+            txn.authenticated.is_some(),
+        ) {
+            (true, true, true) => "ESMTPSA",
+            (true, false, true) => "ESMTPA",
+            (true, true, false) => "ESMTPS",
+            (true, false, false) => "ESMTP",
+            (false, _, _) => "SMTP",
         };
         let helo: String = txn
             .helo

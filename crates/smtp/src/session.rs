@@ -1,13 +1,19 @@
 //! The server side of one SMTP session as a state machine, with no IO: it takes parsed
 //! commands and says what to answer and what to do next. The listener ([`crate::server`])
 //! owns the socket, TLS and the data phase; this file owns the protocol's rules (RFC 5321
-//! §4.1, with SIZE, 8BITMIME, PIPELINING, ENHANCEDSTATUSCODES and STARTTLS), so they can be
-//! tested and fuzzed without a network.
+//! §4.1, with SIZE, 8BITMIME, PIPELINING, ENHANCEDSTATUSCODES, STARTTLS and AUTH), so they
+//! can be tested and fuzzed without a network. AUTH (RFC 4954) is offered only when the proxy
+//! has a verifier, and only over TLS: the passphrase never crosses the wire in clear.
 
 use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver, RequestReceiver};
 use smtp_proto::{Error as ParseError, Request};
 
+use crate::auth::{self, AuthFailure, AuthSettings, Credentials, Exchange, Mechanism, Step};
 use crate::reply::Reply;
+
+/// Failed AUTH attempts (wrong credentials or malformed exchanges) before the connection is
+/// closed: guessing passphrases costs a new connection every few tries.
+pub const MAX_AUTH_FAILURES: u32 = 3;
 
 /// What the proxy's settings say about this session.
 #[derive(Debug, Clone)]
@@ -23,6 +29,8 @@ pub struct SessionConfig {
     pub require_tls: bool,
     /// Bad commands tolerated before the session is closed (a flood of garbage ends early).
     pub max_errors: u32,
+    /// SMTP AUTH: who checks credentials and whether MAIL needs them. `None`: not offered.
+    pub auth: Option<AuthSettings>,
 }
 
 impl Default for SessionConfig {
@@ -34,6 +42,7 @@ impl Default for SessionConfig {
             offer_starttls: false,
             require_tls: false,
             max_errors: 10,
+            auth: None,
         }
     }
 }
@@ -64,6 +73,9 @@ pub enum Next {
     ReadData(Reply),
     /// Send the reply and close the connection.
     Close(Reply),
+    /// The AUTH exchange is complete: check the credentials with the proxy's verifier, then
+    /// call [`Session::verified`] for the reply.
+    Verify(Credentials),
 }
 
 /// The envelope of one mail transaction.
@@ -74,6 +86,8 @@ pub struct Transaction {
     pub recipients: Vec<String>,
     /// The size the client declared with SIZE=, if any.
     pub declared_size: usize,
+    /// The user the client authenticated as with AUTH, if it did.
+    pub authenticated: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +107,11 @@ pub struct Session {
     helo: String,
     txn: Transaction,
     errors: u32,
+    /// The user a successful AUTH established; kept for the rest of the connection.
+    authenticated: Option<String>,
+    auth_failures: u32,
+    /// An AUTH exchange waiting for the client's next line.
+    exchange: Option<Exchange>,
 }
 
 impl Session {
@@ -105,6 +124,9 @@ impl Session {
             helo: String::new(),
             txn: Transaction::default(),
             errors: 0,
+            authenticated: None,
+            auth_failures: 0,
+            exchange: None,
         }
     }
 
@@ -128,12 +150,55 @@ impl Session {
         self.config.max_message_size
     }
 
+    /// The user the client authenticated as, if it did.
+    pub fn authenticated(&self) -> Option<&str> {
+        self.authenticated.as_deref()
+    }
+
+    /// True while an AUTH exchange waits for a response line: the next line is base64 for
+    /// [`Session::auth_response`], not a command.
+    pub fn awaits_auth_response(&self) -> bool {
+        self.exchange.is_some()
+    }
+
+    /// The client's line in an AUTH exchange (without CRLF), or the framer's complaint.
+    pub fn auth_response(&mut self, line: Result<Vec<u8>, ParseError>) -> Next {
+        let Some(exchange) = self.exchange.take() else {
+            return self.error(Reply::new(503, (5, 5, 1), "No AUTH exchange in progress"));
+        };
+        match line {
+            Ok(line) => self.auth_step(auth::answer(exchange, &line)),
+            Err(e) => self.auth_failed(parse_error_reply(&e)),
+        }
+    }
+
+    /// The verifier's answer for the credentials of [`Next::Verify`].
+    pub fn verified(&mut self, credentials: &Credentials, result: Result<(), AuthFailure>) -> Next {
+        match result {
+            Ok(()) => {
+                self.authenticated = Some(credentials.user().to_string());
+                Next::Reply(Reply::new(235, (2, 7, 0), "Authentication successful"))
+            }
+            Err(AuthFailure::Invalid) => self.auth_failed(Reply::new(
+                535,
+                (5, 7, 8),
+                "Authentication credentials invalid",
+            )),
+            Err(AuthFailure::Unavailable(_)) => Next::Reply(Reply::new(
+                454,
+                (4, 7, 0),
+                "Temporary authentication failure",
+            )),
+        }
+    }
+
     /// STARTTLS succeeded: the session starts over, as RFC 3207 requires.
     pub fn tls_started(&mut self) {
         self.tls = true;
         self.phase = Phase::Connected;
         self.helo.clear();
         self.txn = Transaction::default();
+        self.exchange = None;
     }
 
     /// The data phase ended: hand over the transaction and get ready for the next one.
@@ -141,6 +206,7 @@ impl Session {
         self.phase = Phase::Greeted;
         let mut txn = std::mem::take(&mut self.txn);
         txn.helo = self.helo.clone();
+        txn.authenticated = self.authenticated.clone();
         txn
     }
 
@@ -191,9 +257,10 @@ impl Session {
                 (5, 5, 1),
                 "BDAT without CHUNKING; closing the connection",
             )),
-            Request::Auth { .. } => {
-                self.error(Reply::new(503, (5, 5, 1), "AUTH is not offered here"))
-            }
+            Request::Auth {
+                mechanism,
+                initial_response,
+            } => self.auth(mechanism, &initial_response),
             Request::Expn { .. }
             | Request::Etrn { .. }
             | Request::Atrn { .. }
@@ -233,6 +300,9 @@ impl Session {
         ];
         if self.config.offer_starttls && !self.tls {
             lines.push("STARTTLS".to_string());
+        }
+        if self.config.auth.is_some() && self.tls {
+            lines.push("AUTH PLAIN LOGIN".to_string());
         }
         Reply {
             code: 250,
@@ -275,6 +345,10 @@ impl Session {
                 "Must issue a STARTTLS command first",
             ));
         }
+        let auth_required = self.config.auth.as_ref().is_some_and(|a| a.required);
+        if auth_required && self.authenticated.is_none() {
+            return self.error(Reply::new(530, (5, 7, 0), "Authentication required"));
+        }
         if size > self.config.max_message_size {
             return self.error(Reply::new(
                 552,
@@ -290,9 +364,69 @@ impl Session {
             mail_from: from,
             recipients: Vec::new(),
             declared_size: size,
+            authenticated: None,
         };
         self.phase = Phase::Mail;
         Next::Reply(Reply::new(250, (2, 1, 0), "Sender OK"))
+    }
+
+    fn auth(&mut self, mechanism: u64, initial_response: &str) -> Next {
+        if self.config.auth.is_none() {
+            return self.error(Reply::new(503, (5, 5, 1), "AUTH is not offered here"));
+        }
+        if self.phase == Phase::Connected {
+            return self.error(Reply::new(503, (5, 5, 1), "Send EHLO first"));
+        }
+        if !self.tls {
+            return self.error(Reply::new(
+                538,
+                (5, 7, 11),
+                "Encryption required for requested authentication mechanism",
+            ));
+        }
+        if self.authenticated.is_some() {
+            return self.error(Reply::new(503, (5, 5, 1), "Already authenticated"));
+        }
+        if self.phase != Phase::Greeted {
+            return self.error(Reply::new(
+                503,
+                (5, 5, 1),
+                "AUTH is not allowed during a mail transaction",
+            ));
+        }
+        let Some(mechanism) = Mechanism::from_proto(mechanism) else {
+            return self.error(Reply::new(
+                504,
+                (5, 5, 4),
+                "Unrecognized authentication mechanism",
+            ));
+        };
+        self.auth_step(auth::start(mechanism, initial_response))
+    }
+
+    fn auth_step(&mut self, step: Step) -> Next {
+        match step {
+            Step::Challenge(exchange, challenge) => {
+                self.exchange = Some(exchange);
+                Next::Reply(Reply::plain(334, challenge))
+            }
+            Step::Done(credentials) => Next::Verify(credentials),
+            Step::Cancelled => self.error(Reply::new(501, (5, 0, 0), "Authentication cancelled")),
+            Step::Malformed(why) => self.auth_failed(Reply::new(501, (5, 5, 2), why)),
+        }
+    }
+
+    /// Counts a failed AUTH; the last one allowed closes the connection.
+    fn auth_failed(&mut self, reply: Reply) -> Next {
+        self.auth_failures += 1;
+        if self.auth_failures >= MAX_AUTH_FAILURES {
+            return Next::Close(Reply::new(
+                421,
+                (4, 7, 0),
+                "Too many failed authentication attempts; closing the connection",
+            ));
+        }
+        self.error(reply)
     }
 
     fn rcpt(&mut self, to: String, gate: &dyn Gate) -> Next {
@@ -369,6 +503,38 @@ impl CommandLines {
         &mut self,
         bytes: &mut std::slice::Iter<'_, u8>,
     ) -> Option<Result<Request<String>, ParseError>> {
+        if let Err(e) = self.frame(bytes)? {
+            return Some(Err(e));
+        }
+        let mut it = self.line.iter();
+        let parsed = match RequestReceiver::default().ingest(&mut it) {
+            Ok(r) => Ok(r.into_owned()),
+            Err(ParseError::NeedsMoreData { .. }) => Err(ParseError::SyntaxError {
+                syntax: "a command line",
+            }),
+            Err(e) => Err(e),
+        };
+        self.line.clear();
+        Some(parsed)
+    }
+
+    /// The next line as it came, without its CRLF: an AUTH response, which is not a command.
+    pub fn next_raw(
+        &mut self,
+        bytes: &mut std::slice::Iter<'_, u8>,
+    ) -> Option<Result<Vec<u8>, ParseError>> {
+        if let Err(e) = self.frame(bytes)? {
+            return Some(Err(e));
+        }
+        let mut line = std::mem::take(&mut self.line);
+        while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            line.pop();
+        }
+        Some(Ok(line))
+    }
+
+    /// Collects bytes up to the end of a line into `self.line`; `None` when more are needed.
+    fn frame(&mut self, bytes: &mut std::slice::Iter<'_, u8>) -> Option<Result<(), ParseError>> {
         let rest = bytes.as_slice();
         let Some(end) = rest.iter().position(|b| *b == b'\n') else {
             if self.line.len() + rest.len() > MAX_COMMAND_LINE {
@@ -388,16 +554,7 @@ impl CommandLines {
             return Some(Err(ParseError::ResponseTooLong));
         }
         self.line.extend_from_slice(head);
-        let mut it = self.line.iter();
-        let parsed = match RequestReceiver::default().ingest(&mut it) {
-            Ok(r) => Ok(r.into_owned()),
-            Err(ParseError::NeedsMoreData { .. }) => Err(ParseError::SyntaxError {
-                syntax: "a command line",
-            }),
-            Err(e) => Err(e),
-        };
-        self.line.clear();
-        Some(parsed)
+        Some(Ok(()))
     }
 }
 
@@ -453,10 +610,23 @@ impl DataPhase {
 }
 
 /// Runs a whole client transcript through the protocol code the listener uses (framing,
-/// session, data phase) without a socket, and returns the server's side of the dialogue.
-/// Each completed message is "queued" without being stored. For tests and fuzzing.
+/// session, AUTH exchanges, data phase) without a socket, and returns the server's side of
+/// the dialogue. Each completed message is "queued" without being stored. For tests and
+/// fuzzing.
 pub fn transcript(config: SessionConfig, input: &[u8]) -> String {
-    let mut session = Session::new(config, false);
+    run_transcript(config, input, false)
+}
+
+/// [`transcript`] for a session that is already encrypted (an SSL connector, or after
+/// STARTTLS), where AUTH is offered. The verifier must answer without waiting (e.g.
+/// [`crate::auth::FixedCredentials`]); one that would wait counts as unavailable.
+pub fn transcript_over_tls(config: SessionConfig, input: &[u8]) -> String {
+    run_transcript(config, input, true)
+}
+
+fn run_transcript(config: SessionConfig, input: &[u8], tls: bool) -> String {
+    let verifier = config.auth.as_ref().map(|a| a.verifier.clone());
+    let mut session = Session::new(config, tls);
     let mut out = session.greeting().to_wire();
     let mut lines = CommandLines::default();
     let mut data: Option<DataPhase> = None;
@@ -475,10 +645,29 @@ pub fn transcript(config: SessionConfig, input: &[u8]) -> String {
             out.push_str(&reply.to_wire());
             continue;
         }
-        let Some(parsed) = lines.next(&mut bytes) else {
-            return out;
+        let next = if session.awaits_auth_response() {
+            let Some(line) = lines.next_raw(&mut bytes) else {
+                return out;
+            };
+            session.auth_response(line)
+        } else {
+            let Some(parsed) = lines.next(&mut bytes) else {
+                return out;
+            };
+            session.handle(parsed, &OpenGate)
         };
-        match session.handle(parsed, &OpenGate) {
+        let next = match next {
+            Next::Verify(credentials) => {
+                let result = match verifier.as_ref() {
+                    Some(v) => verify_now(v.as_ref(), &credentials),
+                    None => Err(AuthFailure::Unavailable("no verifier".into())),
+                };
+                session.verified(&credentials, result)
+            }
+            other => other,
+        };
+        match next {
+            Next::Verify(_) => return out,
             Next::Reply(r) => out.push_str(&r.to_wire()),
             Next::ReadData(r) => {
                 out.push_str(&r.to_wire());
@@ -490,6 +679,18 @@ pub fn transcript(config: SessionConfig, input: &[u8]) -> String {
                 return out;
             }
         }
+    }
+}
+
+/// Polls a verification once: enough for verifiers that answer without waiting.
+fn verify_now(
+    verifier: &dyn auth::AuthVerifier,
+    credentials: &Credentials,
+) -> Result<(), AuthFailure> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match verifier.verify(credentials).as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(r) => r,
+        std::task::Poll::Pending => Err(AuthFailure::Unavailable("verifier would wait".into())),
     }
 }
 

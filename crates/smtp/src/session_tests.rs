@@ -27,6 +27,7 @@ impl Gate for RelayDenied {
 fn code(n: &Next) -> u16 {
     match n {
         Next::Reply(r) | Next::StartTls(r) | Next::ReadData(r) | Next::Close(r) => r.code,
+        Next::Verify(_) => 0,
     }
 }
 
@@ -205,4 +206,172 @@ fn a_long_line_split_across_reads_is_refused_whole() {
         lines.next(&mut it),
         Some(Ok(Request::Noop { .. }))
     ));
+}
+
+mod auth {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::auth::{AuthSettings, Credentials, FixedCredentials};
+
+    fn config(required: bool) -> SessionConfig {
+        SessionConfig {
+            offer_starttls: true,
+            auth: Some(AuthSettings {
+                verifier: Arc::new(FixedCredentials(Credentials::new("alice", "secret"))),
+                required,
+            }),
+            ..SessionConfig::default()
+        }
+    }
+
+    fn plain(user: &str, pass: &str) -> String {
+        Credentials::new(user, pass).plain_response()
+    }
+
+    fn lines(t: &str) -> Vec<&str> {
+        t.split("\r\n").filter(|l| !l.is_empty()).collect()
+    }
+
+    #[test]
+    fn offered_only_over_tls() {
+        let mut s = Session::new(config(true), false);
+        let Next::Reply(r) = say(&mut s, "EHLO x") else {
+            panic!()
+        };
+        assert!(!r.to_wire().contains("AUTH"), "{r}");
+        let Next::Reply(r) = say(&mut s, &format!("AUTH PLAIN {}", plain("alice", "secret")))
+        else {
+            panic!()
+        };
+        assert_eq!(
+            r.to_wire(),
+            "538 5.7.11 Encryption required for requested authentication mechanism\r\n"
+        );
+        let Next::Reply(r) = say(&mut s, "MAIL FROM:<a@example.com>") else {
+            panic!()
+        };
+        assert_eq!(r.to_wire(), "530 5.7.0 Authentication required\r\n");
+        assert!(matches!(say(&mut s, "STARTTLS"), Next::StartTls(_)));
+        s.tls_started();
+        let Next::Reply(r) = say(&mut s, "EHLO x") else {
+            panic!()
+        };
+        assert!(r.to_wire().contains("250 AUTH PLAIN LOGIN\r\n"), "{r}");
+        // Without an authenticator nothing is offered, even over TLS.
+        let mut s = Session::new(SessionConfig::default(), true);
+        let Next::Reply(r) = say(&mut s, "EHLO x") else {
+            panic!()
+        };
+        assert!(!r.to_wire().contains("AUTH"));
+        assert_eq!(code(&say(&mut s, "AUTH PLAIN")), 503);
+    }
+
+    #[test]
+    fn plain_with_initial_response_then_mail() {
+        let input = format!(
+            "EHLO x\r\nMAIL FROM:<a@example.com>\r\nAUTH PLAIN {}\r\nAUTH PLAIN {}\r\n\
+             MAIL FROM:<a@example.com>\r\nAUTH PLAIN\r\nRCPT TO:<b@example.com>\r\n",
+            plain("alice", "secret"),
+            plain("alice", "secret")
+        );
+        let t = transcript_over_tls(config(true), input.as_bytes());
+        let l = lines(&t);
+        assert!(l.contains(&"250 AUTH PLAIN LOGIN"), "{t}");
+        let tail: Vec<&str> = l.iter().rev().take(6).rev().copied().collect();
+        assert_eq!(
+            tail,
+            vec![
+                "530 5.7.0 Authentication required",
+                "235 2.7.0 Authentication successful",
+                "503 5.5.1 Already authenticated",
+                "250 2.1.0 Sender OK",
+                "503 5.5.1 Already authenticated",
+                "250 2.1.5 Recipient OK",
+            ],
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn plain_without_initial_response_and_login() {
+        let input = format!("EHLO x\r\nAUTH PLAIN\r\n{}\r\n", plain("alice", "secret"));
+        let t = transcript_over_tls(config(true), input.as_bytes());
+        assert!(
+            t.ends_with("334 \r\n235 2.7.0 Authentication successful\r\n"),
+            "{t}"
+        );
+        let t = transcript_over_tls(
+            config(true),
+            b"EHLO x\r\nAUTH LOGIN\r\nYWxpY2U=\r\nc2VjcmV0\r\nMAIL FROM:<a@example.com>\r\n",
+        );
+        assert!(
+            t.ends_with(
+                "334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n235 2.7.0 Authentication successful\r\n\
+                 250 2.1.0 Sender OK\r\n"
+            ),
+            "{t}"
+        );
+        let t = transcript_over_tls(
+            config(true),
+            b"EHLO x\r\nAUTH LOGIN YWxpY2U=\r\nc2VjcmV0\r\n",
+        );
+        assert!(
+            t.ends_with("334 UGFzc3dvcmQ6\r\n235 2.7.0 Authentication successful\r\n"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn cancel_bad_base64_wrong_credentials_and_the_limit() {
+        let t = transcript_over_tls(
+            config(true),
+            b"EHLO x\r\nAUTH LOGIN\r\n*\r\nAUTH PLAIN\r\n!!notbase64\r\nAUTH CRAM-MD5\r\n",
+        );
+        assert!(
+            t.ends_with(
+                "334 VXNlcm5hbWU6\r\n501 5.0.0 Authentication cancelled\r\n334 \r\n\
+                 501 5.5.2 Invalid base64 data\r\n504 5.5.4 Unrecognized authentication mechanism\r\n"
+            ),
+            "{t}"
+        );
+        let wrong = plain("alice", "guess");
+        let input = format!(
+            "EHLO x\r\nAUTH PLAIN {wrong}\r\nAUTH PLAIN {wrong}\r\nAUTH PLAIN {wrong}\r\nNOOP\r\n"
+        );
+        let t = transcript_over_tls(config(true), input.as_bytes());
+        assert!(
+            t.ends_with(
+                "535 5.7.8 Authentication credentials invalid\r\n\
+                 535 5.7.8 Authentication credentials invalid\r\n\
+                 421 4.7.0 Too many failed authentication attempts; closing the connection\r\n"
+            ),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn not_during_a_transaction_nor_before_ehlo_and_long_lines() {
+        let input = format!(
+            "AUTH PLAIN\r\nEHLO x\r\nMAIL FROM:<a@example.com>\r\nAUTH PLAIN {}\r\n",
+            plain("alice", "secret")
+        );
+        let t = transcript_over_tls(config(false), input.as_bytes());
+        let l = lines(&t);
+        assert_eq!(l[1], "503 5.5.1 Send EHLO first", "{t}");
+        assert_eq!(
+            l.last(),
+            Some(&"503 5.5.1 AUTH is not allowed during a mail transaction"),
+            "{t}"
+        );
+        // Not required: mail without AUTH is fine.
+        assert!(l.contains(&"250 2.1.0 Sender OK"), "{t}");
+        let long = "A".repeat(MAX_COMMAND_LINE + 10);
+        let input = format!("EHLO x\r\nAUTH PLAIN\r\n{long}\r\nNOOP\r\n");
+        let t = transcript_over_tls(config(false), input.as_bytes());
+        assert!(
+            t.ends_with("334 \r\n500 5.5.6 Line too long\r\n250 2.0.0 OK\r\n"),
+            "{t}"
+        );
+    }
 }

@@ -16,6 +16,9 @@ use crate::backend::{Backend, Batch, SledBackend, Tree};
 use crate::secrets::SealingKey;
 use crate::state::{decode, encode};
 
+mod mail_settings;
+pub use mail_settings::ConfiguredMail;
+
 /// Who this member is in its cluster.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct ClusterIdentity {
@@ -76,6 +79,8 @@ pub struct LocalStore {
     node: Arc<dyn Tree>,
     /// Signalled when the API changes the mail routes, so delivery follows at once.
     routes_changed: Arc<tokio::sync::Notify>,
+    /// The mail settings' change signal, edit lock and proxy states (`mail_settings`).
+    mail: Arc<mail_settings::MailShared>,
 }
 
 impl LocalStore {
@@ -86,6 +91,7 @@ impl LocalStore {
             backend,
             node,
             routes_changed: Arc::default(),
+            mail: Arc::default(),
         })
     }
 

@@ -88,6 +88,63 @@ pub fn admin_server_config(cert: &CertifiedKey) -> Result<Arc<ServerConfig>, Tra
     Ok(Arc::new(config))
 }
 
+/// The certificate the admin port (and the other public listeners that share its TLS
+/// configuration: SMTP STARTTLS, LDAPS, HTTPS) presents, replaceable while they run: each new
+/// handshake reads the current one, and connections already open keep theirs.
+#[derive(Debug)]
+pub struct AdminIdentity {
+    current: std::sync::RwLock<Arc<rustls::sign::CertifiedKey>>,
+}
+
+impl AdminIdentity {
+    fn load(cert: &CertifiedKey) -> Result<Arc<rustls::sign::CertifiedKey>, TransportError> {
+        let key = rustls::sign::CertifiedKey::from_der(
+            certs_der(&cert.cert_pem)?,
+            key_der(&cert.key_pem)?,
+            &provider(),
+        )?;
+        Ok(Arc::new(key))
+    }
+
+    /// Presents `cert` from the next handshake on. A key that does not match the certificate
+    /// is refused and the current identity stays.
+    pub fn replace(&self, cert: &CertifiedKey) -> Result<(), TransportError> {
+        let next = Self::load(cert)?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = next;
+        Ok(())
+    }
+}
+
+impl rustls::server::ResolvesServerCert for AdminIdentity {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        )
+    }
+}
+
+/// The admin listener's configuration as [`admin_server_config`], with the certificate behind
+/// an [`AdminIdentity`] that can replace it while the listeners run.
+pub fn replaceable_admin_server_config(
+    cert: &CertifiedKey,
+) -> Result<(Arc<ServerConfig>, Arc<AdminIdentity>), TransportError> {
+    let identity = Arc::new(AdminIdentity {
+        current: std::sync::RwLock::new(AdminIdentity::load(cert)?),
+    });
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_cert_resolver(identity.clone());
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok((Arc::new(config), identity))
+}
+
 /// A client that trusts exactly one server certificate, named by its SHA-256 fingerprint.
 pub fn pinned_client_config(fingerprint_hex: &str) -> Result<Arc<ClientConfig>, TransportError> {
     let pin = hex::decode(fingerprint_hex.trim())

@@ -39,12 +39,14 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api_trusted::routes())
         .merge(crate::api_keyservers::routes())
         .merge(crate::api_routes::routes())
+        .merge(crate::api_mail_settings::routes())
         .merge(crate::api_policy::routes())
         .merge(crate::api_queue::routes())
         .merge(crate::api_templates::routes())
         .merge(crate::api_verified_directory::routes())
         .merge(crate::api_logs::routes())
         .merge(crate::api_certificates::routes())
+        .merge(crate::join_contact::routes())
         .merge(crate::api_admins::routes())
         // Every /api/v1 route is added above this line: the guard authorizes them all from the
         // route table before their handlers' extractors run (crate::guard).

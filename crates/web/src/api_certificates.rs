@@ -2,9 +2,9 @@
 //!
 //! The certificate is node-local (made at first start, self-signed). Replacing it stores the
 //! new pair (the key sealed with the node's data key, never in clear on disk) and updates the
-//! pinned fingerprint in this node's `cli.json`; the listener picks it up at the next start of
-//! signetd (the TLS acceptor is built once at start, and swapping it under live connections is
-//! not worth the risk for a rare operation).
+//! pinned fingerprint in this node's `cli.json`. The listeners present it from the next TLS
+//! handshake on (their configuration reads the certificate through
+//! [`signet_transport::tls::AdminIdentity`]); connections already open keep the old one.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -128,10 +128,15 @@ async fn replace(
     if let Some(fingerprint) = view["fingerprint_sha256"].as_str() {
         pin_cli_certificate(s.node.data_dir(), fingerprint)?;
     }
-    tracing::info!(admin = %admin.0.login, fingerprint = ?view["fingerprint_sha256"], "admin certificate replaced; used from the next start");
+    // New handshakes present it at once; connections already open keep the old one.
+    let live = match &s.admin_identity {
+        Some(identity) => identity.replace(&pair).is_ok(),
+        None => false,
+    };
+    tracing::info!(admin = %admin.0.login, fingerprint = ?view["fingerprint_sha256"], live, "admin certificate replaced");
     Ok(Json(json!({
         "certificate": view,
-        "restart_needed": true,
+        "restart_needed": !live,
     })))
 }
 

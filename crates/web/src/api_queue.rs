@@ -21,6 +21,9 @@ pub enum QueueError {
     NotFound(String),
     #[error("{0}")]
     Other(String),
+    /// No queue runs on this member now (it has no mail proxy).
+    #[error("this member runs no mail proxies, so it has no mail queue")]
+    NoQueue,
 }
 
 /// What the API needs from the member's queue (implemented by the daemon, which owns it).
@@ -52,7 +55,9 @@ fn queue(s: &AppState) -> Result<&SharedQueue, Problem> {
 
 fn problem(e: QueueError) -> Problem {
     match e {
-        QueueError::NotFound(_) => Problem::new(StatusCode::NOT_FOUND, e.to_string()),
+        QueueError::NotFound(_) | QueueError::NoQueue => {
+            Problem::new(StatusCode::NOT_FOUND, e.to_string())
+        }
         QueueError::Other(_) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

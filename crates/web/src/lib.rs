@@ -13,6 +13,7 @@ mod api_keycache;
 mod api_keys;
 mod api_keyservers;
 mod api_logs;
+mod api_mail_settings;
 mod api_policy;
 mod api_policy_evaluate;
 mod api_policy_rules;
@@ -28,8 +29,10 @@ mod auth;
 pub mod backup;
 mod captcha;
 mod guard;
+pub mod join_contact;
 pub mod logbook;
 mod login;
+pub mod notify;
 pub mod openapi;
 mod passphrase;
 /// The key service lives in its own crate (the mail path uses it too); `crate::keyring` keeps
@@ -62,6 +65,11 @@ pub struct AppState {
     pub setup: Arc<ui::setup::SetupGate>,
     /// What this node runs and where, for the overview and Network pages.
     pub facts: Arc<ui::NodeFacts>,
+    /// The certificate the admin port presents, replaced in place by the certificate API
+    /// (none in the admin-UI bench, which serves no TLS).
+    pub admin_identity: Option<Arc<signet_transport::tls::AdminIdentity>>,
+    /// Mail to administrators (lockout notices); none where no mail queue can take it.
+    pub notifier: Option<Arc<dyn notify::Notifier>>,
 }
 
 /// Serves the API over TLS until `shutdown` resolves.

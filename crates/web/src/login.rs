@@ -186,6 +186,7 @@ async fn record_failure(
             && a.failed_logins.count + 1 >= settings.lockout_threshold
         {
             tracing::warn!(target: "signet::audit", login, "administrator locked out");
+            notify_lockout(state, a, locked_until.unwrap_or(now));
         }
         return Ok(());
     }
@@ -202,6 +203,28 @@ async fn record_failure(
         }
     }
     Ok(())
+}
+
+/// Mails a locked-out administrator who has an address (guide ADM-6).
+fn notify_lockout(state: &AppState, admin: &Administrator, until: signet_model::UnixMillis) {
+    let Some(email) = admin.email.as_ref().filter(|e| !e.is_empty()) else {
+        return;
+    };
+    let Some(notifier) = &state.notifier else {
+        tracing::info!(login = %admin.login, "no mail queue on this member: the lockout notice is not mailed");
+        return;
+    };
+    let notice = crate::notify::AdminNotice::LockedOut {
+        login: admin.login.clone(),
+        email: email.to_string(),
+        until,
+    };
+    match notifier.send(&notice) {
+        Ok(()) => tracing::info!(login = %admin.login, "lockout notice mailed"),
+        Err(e) => {
+            tracing::warn!(login = %admin.login, error = %e, "cannot mail the lockout notice")
+        }
+    }
 }
 
 /// True while no administrator has a passphrase: the setup assistant is open.

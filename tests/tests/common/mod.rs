@@ -344,6 +344,11 @@ impl Node {
         node
     }
 
+    /// The running signetd's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
@@ -621,6 +626,21 @@ impl Node {
         let status = self.cli_ok_json(&["cluster", "status"]);
         self.node_id = Some(node_id_of(&status));
         status
+    }
+
+    /// Waits (60 s) until this node counts `n` voting members: a join has finished.
+    pub fn wait_voters(&self, n: usize) {
+        wait_until(
+            Duration::from_secs(60),
+            &format!("{} to count {n} voters", self.name),
+            || {
+                let status = self.try_status()?;
+                match voter_count(&status) {
+                    v if v == n => Ok(()),
+                    v => Err(format!("{v} voters: {status}")),
+                }
+            },
+        );
     }
 
     pub fn try_status(&self) -> Result<Value, String> {

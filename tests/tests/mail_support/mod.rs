@@ -225,3 +225,43 @@ impl Hkp {
         Hkp { port }
     }
 }
+
+/// A keyserver that does not answer: it accepts TCP connections and never says a word, as a
+/// blackholed or hung server does. Connections are held until the test ends.
+pub(crate) struct Silent {
+    pub port: u16,
+}
+
+impl Silent {
+    pub(crate) fn start() -> Silent {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind silent");
+        let port = listener.local_addr().expect("silent address").port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                held.push(stream);
+            }
+        });
+        Silent { port }
+    }
+}
+
+/// A self-signed RSA certificate for `email` made by openssl in `dir`: (certificate PEM path,
+/// key PEM path).
+pub(crate) fn openssl_certificate(dir: &Path, email: &str) -> (PathBuf, PathBuf) {
+    let key = dir.join(format!("{email}.key"));
+    let pem = dir.join(format!("{email}.pem"));
+    let mut cmd = Command::new("openssl");
+    cmd.args([
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+    ])
+    .arg("-keyout")
+    .arg(&key)
+    .arg("-out")
+    .arg(&pem)
+    .args(["-subj", &format!("/CN={email}/emailAddress={email}")])
+    .args(["-addext", &format!("subjectAltName=email:{email}")]);
+    let out = run_bounded(cmd, common::CLI_TIMEOUT).expect("openssl req hung");
+    assert!(out.status.success(), "openssl req\n{}", describe(&out));
+    (pem, key)
+}

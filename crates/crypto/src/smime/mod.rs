@@ -28,7 +28,8 @@ pub use ca::{
 };
 pub use cert::{CertificateInfo, is_x509, parse_certificate, parse_certificates};
 pub use message::{encrypt, encrypt_and_sign, sign, smime_content};
-pub use open::open;
+pub use open::{SignerCertificate, open, signer_certificates};
+pub use verify::chain_is_trusted;
 
 use serde::{Deserialize, Serialize};
 

@@ -5,7 +5,7 @@
 use super::cert::{decode, render_issuer_serial, subject_key_id};
 use super::keys::PrivateKey;
 use super::message::{decode_ci, parameter, split_multipart};
-use super::verify::verify_signed_data;
+use super::verify::{carried_certificates, verify_signed_data};
 use super::{SmimeIdentity, ecdh, oids};
 use crate::mime;
 use crate::{Annotation, CryptoError, Format, OpenedMessage, SignatureInfo};
@@ -23,6 +23,8 @@ struct Found {
     was_encrypted: bool,
     encrypted_to: Vec<String>,
     signatures: Vec<SignatureInfo>,
+    /// Every certificate the signed layers carry (DER), for [`signer_certificates`].
+    certificates: Vec<Vec<u8>>,
 }
 
 /// Decrypts and verifies an S/MIME message with our users' `identities` (for decryption) and
@@ -55,6 +57,58 @@ pub fn open(
             whole_message: true,
         },
     })
+}
+
+/// A signer's certificate from a signed S/MIME message, with the other certificates the
+/// message carries (its chain, as the sender sent it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignerCertificate {
+    pub cert_der: Vec<u8>,
+    pub chain: Vec<Vec<u8>>,
+}
+
+/// The certificates of the signers whose signatures hold over what they sign (whether or not
+/// their issuer is trusted) in a message that is signed, not encrypted: what a key cache may
+/// harvest. Anything else (encrypted, unsigned, malformed, a bad or expired signature) gives
+/// none.
+pub fn signer_certificates(message: &[u8]) -> Vec<SignerCertificate> {
+    let Ok(split) = mime::split(message) else {
+        return Vec::new();
+    };
+    let mut found = Found::default();
+    if unwrap(&split.content_entity(), &[], &[], &mut found, 0).is_err() || found.was_encrypted {
+        return Vec::new();
+    }
+    let fingerprints: Vec<(String, &Vec<u8>)> = found
+        .certificates
+        .iter()
+        .map(|der| (super::cert::fingerprint(der), der))
+        .collect();
+    found
+        .signatures
+        .iter()
+        // With no trusted CA, a signature that holds reads "unknown signer" with the
+        // certificate's fingerprint; without the certificate it has none.
+        .filter(|s| {
+            matches!(
+                s.status,
+                crate::SignatureStatus::Good | crate::SignatureStatus::UnknownSigner
+            )
+        })
+        .filter_map(|s| s.fingerprint.as_ref())
+        .filter_map(|fpr| {
+            let (_, der) = fingerprints.iter().find(|(f, _)| f == fpr)?;
+            Some(SignerCertificate {
+                cert_der: (*der).clone(),
+                chain: found
+                    .certificates
+                    .iter()
+                    .filter(|c| c != der)
+                    .cloned()
+                    .collect(),
+            })
+        })
+        .collect()
 }
 
 fn unwrap(
@@ -105,6 +159,7 @@ fn unwrap(
                     .map_err(|e| CryptoError::Smime(format!("malformed signed data: {e}")))?;
                 let (content, signatures) = verify_signed_data(&sd, None, trusted)?;
                 found.signatures.extend(signatures);
+                found.certificates.extend(carried_certificates(&sd));
                 unwrap(
                     &mime::to_crlf(&content),
                     identities,
@@ -144,6 +199,7 @@ fn unwrap(
                 .map_err(|e| CryptoError::Smime(format!("malformed signature: {e}")))?;
             let (_, signatures) = verify_signed_data(&sd, Some(signed), trusted)?;
             found.signatures.extend(signatures);
+            found.certificates.extend(carried_certificates(&sd));
             unwrap(signed, identities, trusted, found, depth + 1)
         }
         _ => Ok(entity.to_vec()),

@@ -62,6 +62,33 @@ pub(crate) fn verify_signed_data(
     Ok((content, results))
 }
 
+/// The certificates a SignedData carries, DER.
+pub(crate) fn carried_certificates(sd: &SignedData) -> Vec<Vec<u8>> {
+    sd.certificates
+        .iter()
+        .flat_map(|set| set.0.iter())
+        .filter_map(|c| match c {
+            CertificateChoices::Certificate(cert) => cert.to_der().ok(),
+            CertificateChoices::Other(_) => None,
+        })
+        .collect()
+}
+
+/// Whether a certificate reaches one of the `trusted` ones (DER): it is one of them, is issued
+/// by one, or is issued by a CA in `chain` that is. What "Require verified key" asks of an
+/// S/MIME certificate.
+pub fn chain_is_trusted(cert_der: &[u8], chain: &[Vec<u8>], trusted: &[Vec<u8>]) -> bool {
+    if is_trusted(cert_der, trusted) {
+        return true;
+    }
+    let certs: Vec<Certificate> = chain
+        .iter()
+        .filter_map(|d| <Certificate as der::Decode>::from_der(d).ok())
+        .collect();
+    let refs: Vec<&Certificate> = certs.iter().collect();
+    via_intermediate(cert_der, &refs, trusted)
+}
+
 fn check_signer(
     si: &SignerInfo,
     content: &[u8],

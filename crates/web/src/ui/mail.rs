@@ -1,6 +1,5 @@
-//! Mail: managed domains, the mail queue, message
-//! templates, Learn Mode, and this node's proxies (node-local configuration, shown read-only)
-//! and mail routes (node-local; added and removed here).
+//! Mail: managed domains, the mail queue, message templates, Learn Mode, and this node's mail
+//! routes (node-local; added and removed here). The proxies page is `mail_proxies`.
 
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
@@ -32,7 +31,6 @@ pub fn routes() -> Router<AppState> {
         .route("/mail/templates/{id}", get(template).post(save_template))
         .route("/mail/templates/{id}/revert", post(revert_template))
         .route("/mail/learn-mode", get(learn_mode).post(set_learn_mode))
-        .route("/mail/proxies", get(proxies))
         .route("/mail/routes", get(mail_routes).post(add_route))
         .route("/mail/routes/{domain}/remove", post(remove_route))
 }
@@ -153,7 +151,7 @@ async fn queue(who: UiAdmin, State(s): State<AppState>, Query(q): Query<FlashQue
         p.muted { "Messages this node holds: waiting for a next attempt, a key search, or an unlocked node. The queue is per node." }
         @match &answer {
             // A member without mail proxies has no queue: say so rather than report an error.
-            Err(p) if p.status == axum::http::StatusCode::NOT_FOUND => p.muted.no-queue { "This node runs no mail proxies, so it has no mail queue. Proxies are set in its signetd.toml (see " a href="/mail/proxies" { "Proxies" } ")." },
+            Err(p) if p.status == axum::http::StatusCode::NOT_FOUND => p.muted.no-queue { "This node runs no mail proxies, so it has no mail queue (add one on " a href="/mail/proxies" { "Proxies" } ")." },
             Err(p) => (unavailable("The mail queue", p)),
             Ok(v) => {
                 @let list = list_of(v);
@@ -414,28 +412,6 @@ async fn set_learn_mode(
 }
 
 // ---- Proxies and mail routes (node-local) ----------------------------------------------------
-
-async fn proxies(who: UiAdmin, State(s): State<AppState>) -> Markup {
-    let smtp: Vec<_> = s
-        .facts
-        .listeners
-        .iter()
-        .filter(|l| l.service.starts_with("SMTP"))
-        .collect();
-    let body = html! {
-        p { "Proxies are node-local: each member has its own, set in its " code { "signetd.toml" } " as " code { "[[mail.proxy]]" } " tables (kind Inbound, Outbound or Unified, listen address, STARTTLS, next hop). See docs/mail.md and docs/configuration.md; a change takes effect when signetd restarts." }
-        h2 { "This node's mail proxies" }
-        @if smtp.is_empty() {
-            p.muted { "This node runs no mail proxy (its configuration has no " code { "[[mail.proxy]]" } ")." }
-        } @else {
-            table.proxies {
-                thead { tr { th { "Proxy" } th { "Listens on" } } }
-                tbody { @for l in &smtp { tr { td { (l.service) } td { code { (l.address) } } } } }
-            }
-        }
-    };
-    page("Proxies", "/mail/proxies", &who, None, body)
-}
 
 async fn mail_routes(
     who: UiAdmin,

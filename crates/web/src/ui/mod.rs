@@ -28,6 +28,7 @@ mod dictionaries;
 mod forms;
 mod keys;
 mod mail;
+mod mail_proxies;
 mod policy;
 mod rule_choices;
 mod rule_editor;
@@ -43,6 +44,7 @@ mod logs;
 mod overview;
 pub mod setup;
 mod setup_join_restore;
+mod setup_mail;
 mod system;
 mod widgets;
 
@@ -79,6 +81,7 @@ pub fn routes() -> Router<AppState> {
         .merge(consumers::routes())
         .merge(keys::routes())
         .merge(mail::routes())
+        .merge(mail_proxies::routes())
         .merge(dictionaries::routes())
         .merge(policy::routes())
         .merge(rule_editor::routes())
@@ -231,7 +234,12 @@ pub async fn api_call(
             .and_then(Value::as_str)
             .unwrap_or("the request failed")
             .to_string();
-        Err(Problem::new(status, detail))
+        let mut problem = Problem::new(status, detail);
+        // The field a refusal names, so a form can show the message next to it.
+        problem.extra = value
+            .get("field")
+            .map(|f| serde_json::json!({ "field": f }));
+        Err(problem)
     }
 }
 

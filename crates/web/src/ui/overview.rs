@@ -39,6 +39,8 @@ async fn overview(
     let ignition = get("/api/v1/ignition-keys").await.unwrap_or(Value::Null);
     let queue = get("/api/v1/queue").await.ok();
     let activity = get("/api/v1/activity").await.unwrap_or(Value::Null);
+    // The proxies as they run now (they change through the API without a restart).
+    let proxies = get("/api/v1/mail/proxies").await.unwrap_or(Value::Null);
 
     let learn_mode = setup["learn_mode"].as_bool().unwrap_or(false);
     let locked = cluster["locked"].as_bool().unwrap_or(false);
@@ -150,6 +152,9 @@ async fn overview(
             thead { tr { th { "Service" } th { "Listening on" } th { "State" } } }
             tbody {
                 tr { td { "Administration (web and API)" } td { (facts.admin_address) } td { (badge(true, "Running", "")) } }
+                @for (service, address, state) in smtp_listeners(&proxies) {
+                    tr { td { (service) } td { (address) } td { (badge(state == "running", &state, &state)) } }
+                }
                 @for l in &facts.listeners {
                     tr { td { (l.service) } td { (l.address) } td { span.badge { "Configured" } } }
                 }
@@ -181,4 +186,26 @@ async fn overview(
         }
     };
     page("System overview", "/overview", &who, flash, body).into_response()
+}
+
+/// (service, listen address, state) for each connector of each SMTP proxy in a
+/// `GET /api/v1/mail/proxies` answer.
+pub(super) fn smtp_listeners(proxies: &Value) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for p in proxies.as_array().into_iter().flatten() {
+        let kind = p["kind"].as_str().unwrap_or("smtp");
+        let mut kind_name = kind.to_string();
+        if let Some(first) = kind_name.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
+        let state = p["state"].as_str().unwrap_or("unknown").to_string();
+        for c in p["connectors"].as_array().into_iter().flatten() {
+            out.push((
+                format!("SMTP proxy ({kind_name})"),
+                c["listen"].as_str().unwrap_or("").to_string(),
+                state.clone(),
+            ));
+        }
+    }
+    out
 }

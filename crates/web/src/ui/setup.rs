@@ -124,6 +124,21 @@ impl SetupGate {
         }
     }
 
+    /// The setup code now, for a sponsor's contact ([`crate::join_contact`]).
+    pub(super) fn current_code(&self) -> Option<String> {
+        self.lock().code.clone()
+    }
+
+    /// Counts a wrong code that came another way than the form (a sponsor's contact).
+    pub(super) fn count_wrong_code(&self) {
+        let mut gate = self.lock();
+        gate.wrong += 1;
+        tracing::warn!(target: "signet::setup", "a join contact came with a wrong setup code");
+        if gate.wrong >= MAX_WRONG_CODES {
+            self.issue(&mut gate);
+        }
+    }
+
     /// Ends the assistant: forgets the code, the browser and the draft, removes the file.
     pub(super) fn finish(&self) {
         let mut state = self.lock();
@@ -653,6 +668,7 @@ async fn finish(s: &AppState, draft: Draft) -> Response {
     {
         problems.push(format!("Learn Mode: {}", p.detail));
     }
+    problems.extend(super::setup_mail::apply_mail(s, &session, &draft).await);
     tracing::info!(
         target: "signet::setup",
         hostname = %draft.hostname,

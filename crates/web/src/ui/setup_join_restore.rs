@@ -19,6 +19,10 @@ use crate::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/setup/join", get(join_page).post(join))
+        .route(
+            crate::join_contact::CONTACT_PATH,
+            axum::routing::post(contacted),
+        )
         .route("/setup/restore", get(restore_page).post(restore))
 }
 
@@ -33,8 +37,9 @@ fn join_form(error: Option<&str>) -> Markup {
     bare_page(
         "Join a cluster",
         html! {
-            p.waiting role="status" { "Waiting for a join token." }
-            p { "On a member of the cluster, open System → Clustering and choose " em { "Issue a join token" } " (or run " code { "signet cluster token" } "). Paste the token here. It names the sponsor and pins its certificate, so this server only talks to that cluster." }
+            p.waiting role="status" { "Waiting to be contacted by a member of the cluster." }
+            p { "On a member of the cluster, open System → Clustering, give this server's admin address and the setup code you entered here (it is on this server's console), and choose " em { "Contact" } ". When the member says this server is joining, it restarts here: then log in with an administrator of the cluster." }
+            p { "Or issue a join token there (" em { "Issue a join token" } ", or " code { "signet cluster token" } ") and paste it below. A token names the sponsor and pins its certificate, so this server only talks to that cluster." }
             p.hint { "This server's own data is erased when it joins: it takes the cluster's data, administrators included. It then restarts; log in with an administrator of the cluster." }
             form method="post" action="/setup/join" {
                 div.field {
@@ -82,6 +87,68 @@ async fn join(
             join_form(Some(&e.to_string())),
         )
             .into_response(),
+    }
+}
+
+/// A sponsor's contact (`POST /setup/join/contact`, [`crate::join_contact`]): a join token
+/// sealed under this server's setup code. Answers 202 and joins; 403 for a wrong code (counted
+/// like a wrong code typed into the assistant); 409 when this server is set up or already a
+/// member of a cluster.
+async fn contacted(State(s): State<AppState>, body: axum::body::Bytes) -> Response {
+    let problem = |status: StatusCode, detail: &str| {
+        (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
+            serde_json::json!({ "status": status.as_u16(), "detail": detail }).to_string(),
+        )
+            .into_response()
+    };
+    let pending = crate::login::setup_pending(&s).await.unwrap_or(false);
+    let Some(code) = s.setup.current_code().filter(|_| pending) else {
+        return problem(StatusCode::CONFLICT, "this server is already set up");
+    };
+    // A member of a cluster is never pulled into another one by contact (the CLI's
+    // `cluster join` remains for that deliberate move).
+    if !s.node.status().standalone {
+        return problem(
+            StatusCode::CONFLICT,
+            "this server is already a member of a cluster",
+        );
+    }
+    let Ok(sealed) = serde_json::from_slice::<crate::join_contact::SealedToken>(&body) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "the body is not a sealed join token",
+        );
+    };
+    // Argon2id takes tens of milliseconds: off the async threads.
+    let opened =
+        tokio::task::spawn_blocking(move || crate::join_contact::open(&sealed, &code)).await;
+    let token = match opened {
+        Ok(Ok(token)) => token,
+        Ok(Err(crate::join_contact::ContactError::WrongCode)) => {
+            s.setup.count_wrong_code();
+            return problem(StatusCode::FORBIDDEN, "wrong setup code");
+        }
+        Ok(Err(e)) => return problem(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(_) => return problem(StatusCode::INTERNAL_SERVER_ERROR, "cannot open the token"),
+    };
+    match s.node.join(&token).await {
+        Ok(started) => {
+            if let Err(e) = signet_store::replace_cli_token(s.node.data_dir(), &started.cli_token) {
+                tracing::warn!(error = %e, "cannot update cli.json after the join");
+            }
+            s.setup.finish();
+            tracing::info!(cluster = %started.cluster_id, "contacted by a member of the cluster: joining");
+            (
+                StatusCode::ACCEPTED,
+                axum::Json(
+                    serde_json::json!({ "state": "joining", "cluster_id": started.cluster_id }),
+                ),
+            )
+                .into_response()
+        }
+        Err(e) => problem(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
     }
 }
 

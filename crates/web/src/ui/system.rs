@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route(CLUSTER, get(cluster))
         .route("/system/cluster/token", post(issue_token))
         .route("/system/cluster/join", post(join))
+        .route("/system/cluster/contact", post(contact))
         .route("/system/cluster/members/{id}/remove", post(remove_member))
         .route(BACKUPS, get(backups).post(create_backup))
         .route("/system/backups/{name}/download", get(download_backup))
@@ -79,7 +80,20 @@ async fn cluster_page(
             }
         }
         h2 { "Add a member" }
-        p { "Issue a join token here, then paste it into the new server's setup assistant (Join a cluster) or run " code { "signet cluster join TOKEN" } " there. The token names this member and pins its certificate; it works once and expires." }
+        p { "Start the new server's setup assistant and choose " em { "Join a cluster" } ": it waits. Then give its admin address and its setup code (on its console) and choose Contact. The join token goes to it sealed under that code, so only that server can use it." }
+        form method="post" action="/system/cluster/contact" {
+            (csrf_field(&who.session))
+            div.field {
+                label for="contact-address" { "Admin address of the waiting server" }
+                input #contact-address type="text" name="address" placeholder="10.0.0.12 or mail2.example.com:9000" disabled[!allowed];
+            }
+            div.field {
+                label for="contact-code" { "Its setup code" }
+                input #contact-code type="text" name="setup_code" placeholder="XXXX-XXXX-XXXX" autocomplete="off" disabled[!allowed];
+            }
+            div.buttons { button.primary type="submit" disabled[!allowed] { "Contact" } }
+        }
+        p { "Or issue a join token here, then paste it into the new server's setup assistant (Join a cluster) or run " code { "signet cluster join TOKEN" } " there. The token names this member and pins its certificate; it works once and expires." }
         @if let Some(t) = &token {
             div.card #join-token {
                 p { "Join token (expires " (when(t, "expires_at")) "):" }
@@ -149,6 +163,23 @@ async fn join(
             &who,
             token(&f),
             "Joining: this server restarts now; log in again with an administrator of the cluster.",
+        )
+        .await
+}
+
+async fn contact(
+    State(s): State<AppState>,
+    who: UiAdmin,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    let body = json!({ "address": field(&f, "address"), "setup_code": field(&f, "setup_code") });
+    Action::new(Method::POST, "/api/v1/cluster/contact", CLUSTER)
+        .body(body)
+        .run(
+            &s,
+            &who,
+            token(&f),
+            "Contacted: the server is joining; it appears in the member list once it has caught up.",
         )
         .await
 }
@@ -352,13 +383,27 @@ async fn network(State(s): State<AppState>, who: UiAdmin) -> Response {
         .and_then(|ms| ms.iter().find(|m| m["node_id"].as_u64() == me).cloned())
         .unwrap_or(Value::Null);
     let facts = &s.facts;
+    let mail = read(&s, &who, "/api/v1/mail/settings")
+        .await
+        .unwrap_or(Value::Null);
+    let proxies = read(&s, &who, "/api/v1/mail/proxies")
+        .await
+        .unwrap_or(Value::Null);
+    let hostname = mail["hostname"]
+        .as_str()
+        .unwrap_or(&facts.hostname)
+        .to_string();
+    let placement = mail["placement"]
+        .as_str()
+        .unwrap_or(&facts.placement)
+        .to_string();
     let body = html! {
-        p.muted { "Read-only: these come from this member's configuration file (see docs/configuration.md) and take effect when signetd starts." }
+        p.muted { "Read-only here. The mail host name, placement and SMTP proxies change on " a href="/mail/proxies" { "Mail → Proxies" } " and apply at once; the other listeners come from this member's configuration file (see docs/configuration.md) and take effect when signetd starts." }
         table #network {
             tbody {
                 tr { th { "Member" } td { (me.map(|m| m.to_string()).unwrap_or_default()) } }
-                tr { th { "Host name (mail)" } td { (facts.hostname) } }
-                tr { th { "Placement" } td { (facts.placement) } }
+                tr { th { "Host name (mail)" } td { (hostname) } }
+                tr { th { "Placement" } td { (placement) } }
                 tr { th { "Administration (UI and API)" } td { (facts.admin_address) } }
                 tr { th { "Administration, as other members see it" } td { (text(&mine, "api_addr")) } }
                 tr { th { "Cluster (member RPC)" } td { (text(&mine, "cluster_addr")) } }
@@ -367,7 +412,12 @@ async fn network(State(s): State<AppState>, who: UiAdmin) -> Response {
         h2 { "Listeners" }
         table #listeners {
             thead { tr { th { "Service" } th { "Address" } } }
-            tbody { @for l in &facts.listeners { tr { td { (l.service) } td { (l.address) } } } }
+            tbody {
+                @for (service, address, state) in super::overview::smtp_listeners(&proxies) {
+                    tr { td { (service) } td { (address) " (" (state) ")" } }
+                }
+                @for l in &facts.listeners { tr { td { (l.service) } td { (l.address) } } }
+            }
         }
     };
     page("Network", NETWORK, &who, None, body).into_response()
@@ -397,7 +447,7 @@ async fn certificates(
             }
         }
         h2 { "Replace it" }
-        p { "Paste a certificate (PEM, intermediates after it) and its private key. The key is stored sealed, never in clear. The new certificate is used after signetd restarts; the " code { "signet" } " CLI on this server is told its fingerprint." }
+        p { "Paste a certificate (PEM, intermediates after it) and its private key. The key is stored sealed, never in clear. New connections get the new certificate at once (no restart); the " code { "signet" } " CLI on this server is told its fingerprint." }
         form method="post" action=(CERTIFICATES) {
             (csrf_field(&who.session))
             label for="cert_pem" { "Certificate (PEM)" }
@@ -422,7 +472,7 @@ async fn replace_certificate(
             &s,
             &who,
             token(&f),
-            "Certificate stored: it is used after signetd restarts.",
+            "Certificate replaced: new connections get it now.",
         )
         .await
 }
