@@ -69,10 +69,20 @@ impl Sink {
     }
 
     /// Every message received so far, oldest first, as text (smtp-sink's X-* lines first).
+    /// smtp-sink creates a message's file when the transaction starts and writes it as the data
+    /// arrives, so a file still being written is left out until it has been quiet for 300 ms.
     pub(crate) fn messages(&self) -> Vec<String> {
+        let settled = |p: &PathBuf| {
+            fs::metadata(p)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= Duration::from_millis(300))
+        };
         let mut files: Vec<PathBuf> = fs::read_dir(self.dir.path())
             .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())
             .unwrap_or_default();
+        files.retain(settled);
         files.sort();
         files
             .iter()
